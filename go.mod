@@ -1,0 +1,3 @@
+module github.com/killswitch/killswitch
+
+go 1.24
