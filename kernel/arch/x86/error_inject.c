@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * killswitch: x86_64 override.  The kernel's override_function_with_return()
+ * is not exported (and absent without FUNCTION_ERROR_INJECTION), so this
+ * is our own copy: point the saved instruction pointer at a bare return,
+ * which pops the probed function's return address as if its body had run.
+ */
+#include <linux/kprobes.h>
+#include <linux/linkage.h>
+#include <linux/ptrace.h>
+
+#include "../../ks.h"
+
+asmlinkage void ks_just_return(void);
+
+void ks_override_function_with_return(struct pt_regs *regs)
+{
+	regs->ip = (unsigned long)&ks_just_return;
+}
+NOKPROBE_SYMBOL(ks_override_function_with_return);

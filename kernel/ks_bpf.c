@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * killswitch: engagebpf, a BPF override past the error-injection list.
+ *
+ * bpf_override_return() may only attach to functions the kernel lists as
+ * error-injectable, and the check is within_error_injection_list().  For
+ * as long as the helper (/usr/sbin/ks-bpf-load) runs, a probe on that
+ * check answers "yes" to the helper's own process and to nobody else;
+ * the helper loads the program, attaches it and pins the link, which is
+ * what keeps the override alive afterwards.  The probe comes off on every
+ * path before the write returns.
+ */
+#define pr_fmt(fmt) "killswitch: " fmt
+
+#include <linux/kprobes.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/umh.h>
+
+#include "ks.h"
+
+#define KS_BPF_HELPER	"/usr/sbin/ks-bpf-load"
+#define KS_GATE_SYM	"within_error_injection_list"
+
+#if IS_ENABLED(CONFIG_FUNCTION_ERROR_INJECTION) && \
+	IS_ENABLED(CONFIG_BPF_KPROBE_OVERRIDE)
+
+static DEFINE_MUTEX(ks_gate_lock);
+/* The helper's thread group while the gate is open, else 0 (never a user task). */
+static pid_t ks_gate_tgid;
+
+static int ks_gate_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	pid_t tgid = READ_ONCE(ks_gate_tgid);
+
+	if (!tgid || current->tgid != tgid)
+		return 0;
+	regs_set_return_value(regs, 1);
+	ks_override_function_with_return(regs);
+	return 1;
+}
+NOKPROBE_SYMBOL(ks_gate_pre);
+
+/* See ks_post_handler(): a post-handler keeps the probe unoptimised. */
+static void ks_gate_post(struct kprobe *kp, struct pt_regs *regs,
+			 unsigned long flags)
+{
+}
+NOKPROBE_SYMBOL(ks_gate_post);
+
+/* Runs in the new task before exec: its tgid is the helper's. */
+static int ks_helper_init(struct subprocess_info *info, struct cred *new)
+{
+	WRITE_ONCE(ks_gate_tgid, current->tgid);
+	return 0;
+}
+
+static int ks_run_helper(const char *sym, const char *path)
+{
+	char *argv[] = { KS_BPF_HELPER, (char *)path, (char *)sym, NULL };
+	static char *envp[] = {
+		"HOME=/", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL
+	};
+	struct subprocess_info *info;
+
+	info = call_usermodehelper_setup(KS_BPF_HELPER, argv, envp, GFP_KERNEL,
+					 ks_helper_init, NULL, NULL);
+	if (!info)
+		return -ENOMEM;
+	return call_usermodehelper_exec(info, UMH_WAIT_PROC | UMH_KILLABLE);
+}
+
+int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
+{
+	struct kprobe gate = {
+		.symbol_name = KS_GATE_SYM,
+		.pre_handler = ks_gate_pre,
+		.post_handler = ks_gate_post,
+	};
+	bool taken;
+	int err, ret;
+
+	/* An operator's own engagement of the check is theirs: leave it. */
+	mutex_lock(&ks_lock);
+	taken = ks_lookup(KS_GATE_SYM);
+	mutex_unlock(&ks_lock);
+	if (taken) {
+		pr_warn("engagebpf %s refused: %s is engaged by the operator; disengage it first " KS_ACTOR_FMT "\n",
+			sym, KS_GATE_SYM, KS_ACTOR_ARGS(who));
+		return -EBUSY;
+	}
+
+	mutex_lock(&ks_gate_lock);
+	WRITE_ONCE(ks_gate_tgid, 0);
+	err = register_kprobe(&gate);
+	if (err) {
+		mutex_unlock(&ks_gate_lock);
+		pr_warn("engagebpf %s refused: cannot open the gate on %s: register_kprobe: %d " KS_ACTOR_FMT "\n",
+			sym, KS_GATE_SYM, err, KS_ACTOR_ARGS(who));
+		return err == -EBUSY ? -EBUSY : -EIO;
+	}
+	pr_warn("engagebpf %s bpf=%s " KS_ACTOR_FMT "\n", sym, path,
+		KS_ACTOR_ARGS(who));
+	ret = ks_run_helper(sym, path);
+	WRITE_ONCE(ks_gate_tgid, 0);
+	unregister_kprobe(&gate);
+	mutex_unlock(&ks_gate_lock);
+
+	if (ret) {
+		pr_warn("engagebpf %s failed: %s returned %d (its reason is logged above by ks-bpf-load) " KS_ACTOR_FMT "\n",
+			sym, KS_BPF_HELPER, ret, KS_ACTOR_ARGS(who));
+		return -EIO;
+	}
+	pr_warn("engagebpf %s loaded: pinned at /sys/fs/bpf/killswitch/%s; remove the pin to disengage " KS_ACTOR_FMT "\n",
+		sym, sym, KS_ACTOR_ARGS(who));
+	return 0;
+}
+
+#else
+
+int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
+{
+	pr_warn("engagebpf %s refused: this kernel lacks CONFIG_FUNCTION_ERROR_INJECTION and CONFIG_BPF_KPROBE_OVERRIDE, so bpf_override_return cannot work; use a native caller filter instead, e.g. engage %s <retval> uid!=0 " KS_ACTOR_FMT "\n",
+		sym, sym, KS_ACTOR_ARGS(who));
+	return -EOPNOTSUPP;
+}
+
+#endif
