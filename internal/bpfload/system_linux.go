@@ -89,8 +89,10 @@ func Kmsg(priority int, line string) error {
 	}
 	defer f.Close()
 	// A kmsg record is one line; multi-line detail goes to stderr only.
+	// The newline matters: without it the record stays open for a
+	// continuation and readers of the log do not see it yet.
 	line, _, _ = strings.Cut(line, "\n")
-	if _, err := fmt.Fprintf(f, "<%d>%s", priority, line); err != nil {
+	if _, err := fmt.Fprintf(f, "<%d>%s\n", priority, line); err != nil {
 		return fmt.Errorf("write /dev/kmsg: %w", err)
 	}
 	return nil

@@ -116,6 +116,15 @@ func newBuilder(opts Options) (*builder, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
 	}
+	// make runs in the source tree: every path handed to it is absolute.
+	frags, err := filepath.Abs(opts.Fragments)
+	if err != nil {
+		return nil, fmt.Errorf("locate config fragments: %w", err)
+	}
+	opts.Fragments = frags
+	if opts.Cache, err = filepath.Abs(opts.Cache); err != nil {
+		return nil, fmt.Errorf("locate cache: %w", err)
+	}
 	b := &builder{opts: opts, log: opts.Log}
 	if b.log == nil {
 		b.log = io.Discard
