@@ -448,9 +448,13 @@ func (m *Module) render() error {
 	var engaged strings.Builder
 	for _, e := range m.entries {
 		filter := ksfs.FormatFilters(e.filters)
+		// As ks_engaged_show in kernel/ks_fs.c.
 		fmt.Fprintf(&engaged, "%s retval=%d hits=%d", e.sym, e.retval, e.hits)
 		if filter != "" {
-			fmt.Fprintf(&engaged, " filter=%s", filter)
+			fmt.Fprintf(&engaged, " filter=%s passed=%d", filter, e.passed)
+		}
+		if e.state != ksfs.StateEngaged {
+			fmt.Fprintf(&engaged, " state=%s", e.state)
 		}
 		engaged.WriteString("\n")
 
