@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -228,7 +229,7 @@ func (b *builder) build(ctx context.Context) (*Kernel, error) {
 	defer logFile.Close()
 	run := func(what string, name string, args ...string) error {
 		fmt.Fprintf(logFile, "+ %s %s\n", name, strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, name, args...)
+		cmd := commandGroup(ctx, name, args...)
 		cmd.Dir = src
 		cmd.Stdout = logFile
 		cmd.Stderr = logFile
@@ -301,6 +302,17 @@ func (b *builder) build(ctx context.Context) (*Kernel, error) {
 		return nil, fmt.Errorf("write stamp: %w", err)
 	}
 	return b.cached()
+}
+
+// commandGroup is exec.CommandContext for a command with children: make
+// runs its jobs in its own process group, and cancelling ctx stops the
+// whole group instead of leaving compilers running after the build is gone.
+func commandGroup(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	return cmd
 }
 
 // CheckConfig verifies that every option set in the fragments has the same
