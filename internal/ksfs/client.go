@@ -42,6 +42,15 @@ func (c *Client) Loaded() bool {
 	return hostfs.Exists(c.fs, Dir+"/control")
 }
 
+// Ready returns nil if the module's interface is present, else an error
+// that says how to get it, attributed to op.
+func (c *Client) Ready(op string) error {
+	if c.Loaded() {
+		return nil
+	}
+	return notLoadedError(op, "")
+}
+
 // Taint reads the taint file: true while the module is loaded.
 func (c *Client) Taint() (bool, error) {
 	b, err := c.fs.ReadFile(Dir + "/taint")

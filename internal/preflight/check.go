@@ -299,9 +299,14 @@ func hasArgFilter(fs []ksfs.Filter) bool {
 func (h *Host) checkTracing(r *Report, name string) {
 	var data []byte
 	var err error
-	for _, p := range filterFunctionFiles {
-		if data, err = h.fs.ReadFile(p); err == nil {
+	for i, p := range filterFunctionFiles {
+		var e error
+		if data, e = h.fs.ReadFile(p); e == nil {
+			err = nil
 			break
+		}
+		if i == 0 {
+			err = e
 		}
 	}
 	switch {
