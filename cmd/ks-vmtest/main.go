@@ -1,0 +1,56 @@
+// Command ks-vmtest boots Debian's stock kernels (and later custom ones) in
+// QEMU with our modules and the in-VM suites, and reports per test.
+//
+//	go run ./cmd/ks-vmtest [-kernels debian-6.1,debian-6.12] [-suites 'glob,...']
+//	                       [-timeout 30m] [-suite-timeout 5m] [-verbose] [-keep]
+//
+// The last line is "N passed, M failed"; the exit status is non-zero on any
+// failure. See internal/vmtest for what a run does.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/killswitch/killswitch/internal/vmtest"
+)
+
+func main() {
+	var o vmtest.Options
+	var modules string
+	flag.StringVar(&o.Kernels, "kernels", vmtest.DefaultKernels, "comma-separated kernels to boot: "+strings.Join(vmtest.DefaultCatalog().Labels(), ", "))
+	flag.StringVar(&o.Suites, "suites", "", "comma-separated globs selecting suites by name (default: all)")
+	flag.DurationVar(&o.Timeout, "timeout", 0, "limit for the whole run (default 30m)")
+	flag.DurationVar(&o.SuiteTimeout, "suite-timeout", 0, "limit for each suite inside the VM (default 5m)")
+	flag.BoolVar(&o.Verbose, "verbose", false, "stream VM consoles, kernel logs and build output")
+	flag.BoolVar(&o.Keep, "keep", false, "keep initramfs images and logs in $KS_CACHE/runs/<time>/")
+	flag.StringVar(&modules, "modules", "", "extra stock kernel modules to put in the initramfs (comma-separated)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ks-vmtest: unexpected arguments: %s\n", strings.Join(flag.Args(), " "))
+		os.Exit(2)
+	}
+	if modules != "" {
+		o.StockModules = append(vmtest.DefaultStockModules(), strings.Split(modules, ",")...)
+	}
+	if g := os.Getenv("GO"); g != "" {
+		o.Go = g
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	total, err := vmtest.Run(ctx, o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ks-vmtest: %v\n", err)
+		fmt.Println("0 passed, 1 failed")
+		os.Exit(1)
+	}
+	if total.Failed > 0 || total.Passed == 0 {
+		os.Exit(1)
+	}
+}

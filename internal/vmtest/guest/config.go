@@ -1,0 +1,52 @@
+package guest
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is what ks-vminit reads from the kernel command line.
+type Config struct {
+	Label        string
+	Arch         string
+	Results      string
+	SuiteTimeout time.Duration
+	SuitesDir    string
+	WorkDir      string
+}
+
+const defaultSuiteTimeout = 300 * time.Second
+
+// ParseCmdline extracts the ks.* parameters from /proc/cmdline's content.
+// Unknown or malformed values fall back to defaults: init has nobody to
+// report a configuration error to except the results channel itself.
+func ParseCmdline(cmdline string) Config {
+	c := Config{
+		Label:        "unknown",
+		Arch:         "x86_64",
+		Results:      "/dev/ttyS1",
+		SuiteTimeout: defaultSuiteTimeout,
+		SuitesDir:    "/ks/suites",
+		WorkDir:      "/ks",
+	}
+	for _, f := range strings.Fields(cmdline) {
+		key, val, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		switch key {
+		case "ks.label":
+			c.Label = val
+		case "ks.arch":
+			c.Arch = val
+		case "ks.results":
+			c.Results = val
+		case "ks.suite_timeout":
+			if n, err := strconv.Atoi(val); err == nil && n > 0 {
+				c.SuiteTimeout = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return c
+}

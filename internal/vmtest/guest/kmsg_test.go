@@ -1,0 +1,51 @@
+package guest
+
+import "testing"
+
+func TestFormatKmsg(t *testing.T) {
+	tests := []struct {
+		rec  string
+		want string
+		ok   bool
+	}{
+		{"6,339,5140900,-;NET: Registered PF_INET6 protocol family\n", "[    5.140900] NET: Registered PF_INET6 protocol family", true},
+		{"4,1024,12345678,-,caller=T1;killswitch: engage x retval=-1\n SUBSYSTEM=x\n DEVICE=+x\n", "[   12.345678] killswitch: engage x retval=-1", true},
+		{"no separator", "", false},
+		{"6,1;text", "", false},
+		{"6,1,abc,-;text", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := FormatKmsg([]byte(tt.rec))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("FormatKmsg(%q) = %q, %v; want %q, %v", tt.rec, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseCmdline(t *testing.T) {
+	c := ParseCmdline("console=ttyS0 panic=-1 ks.label=debian-6.12 ks.arch=x86_64 ks.results=/dev/ttyS1 ks.suite_timeout=60 ks.suite_timeout=bad\n")
+	if c.Label != "debian-6.12" || c.Arch != "x86_64" || c.Results != "/dev/ttyS1" || c.SuiteTimeout.Seconds() != 60 {
+		t.Errorf("ParseCmdline: got %+v", c)
+	}
+	if d := ParseCmdline(""); d.SuiteTimeout != defaultSuiteTimeout || d.Results != "/dev/ttyS1" {
+		t.Errorf("ParseCmdline defaults: got %+v", d)
+	}
+}
+
+func FuzzFormatKmsg(f *testing.F) {
+	f.Add([]byte("6,339,5140900,-;NET: Registered\n SUBSYSTEM=x\n"))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if line, ok := FormatKmsg(rec); ok && len(line) < 15 {
+			t.Errorf("FormatKmsg(%q) = %q", rec, line)
+		}
+	})
+}
+
+func FuzzParseCmdline(f *testing.F) {
+	f.Add("ks.label=x ks.suite_timeout=5 ks.results=/dev/ttyS1")
+	f.Fuzz(func(t *testing.T, s string) {
+		if c := ParseCmdline(s); c.SuiteTimeout <= 0 {
+			t.Errorf("ParseCmdline(%q) gave timeout %s", s, c.SuiteTimeout)
+		}
+	})
+}

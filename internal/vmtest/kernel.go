@@ -1,0 +1,99 @@
+package vmtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Kernel is a kernel the harness can boot and build modules for. Every
+// source of kernels (Debian's packages, a custom build from
+// internal/testkernel, a cross-arch image) produces one of these; nothing
+// after acquisition knows where a kernel came from.
+type Kernel struct {
+	// Label names the kernel in flags, output and KS_KERNEL.
+	Label string
+	// Arch is the machine the kernel runs on.
+	Arch Arch
+	// Release is the kernel's uname -r.
+	Release string
+	// Image is the bootable kernel image (bzImage on x86_64).
+	Image string
+	// ModulesDir is the kernel's /lib/modules/<Release> tree; it must hold
+	// modules.dep (and modules.builtin when the kernel has built-in modules).
+	ModulesDir string
+	// KDIR is the kbuild tree for out-of-tree modules: make -C KDIR M=dir.
+	KDIR string
+	// Cmdline is added to the kernel command line (e.g. lockdown=integrity).
+	Cmdline []string
+}
+
+// Source acquires one kernel, downloading or building it when the cache does
+// not already hold it.
+type Source interface {
+	Acquire(ctx context.Context, env *Env) (*Kernel, error)
+}
+
+// Env is what a Source may use: the cache root, a place for progress
+// messages and a way to run commands.
+type Env struct {
+	// Cache is $KS_CACHE.
+	Cache string
+	// Log receives progress lines meant for the person running the harness.
+	Log io.Writer
+	// Verbose also streams the output of long commands to Log.
+	Verbose bool
+}
+
+// Logf prints one progress line.
+func (e *Env) Logf(format string, args ...any) {
+	fmt.Fprintf(e.Log, format+"\n", args...)
+}
+
+// Catalog maps kernel labels to their sources.
+type Catalog map[string]Source
+
+// DefaultCatalog holds the kernels every run can use. Add custom kernels
+// (internal/testkernel) or other architectures here.
+func DefaultCatalog() Catalog {
+	return Catalog{
+		"debian-6.1":  Debian61(),
+		"debian-6.12": Debian612(),
+	}
+}
+
+// DefaultKernels is what runs when -kernels is not given.
+const DefaultKernels = "debian-6.1,debian-6.12"
+
+// Lookup resolves a comma-separated list of labels, in order.
+func (c Catalog) Lookup(labels string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(labels, ",") {
+		l = strings.TrimSpace(l)
+		if l == "" || seen[l] {
+			continue
+		}
+		if _, ok := c[l]; !ok {
+			return nil, fmt.Errorf("unknown kernel %q (known: %s)", l, strings.Join(c.Labels(), ", "))
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no kernel selected (known: %s)", strings.Join(c.Labels(), ", "))
+	}
+	return out, nil
+}
+
+// Labels lists the catalog's labels, sorted.
+func (c Catalog) Labels() []string {
+	labels := make([]string, 0, len(c))
+	for l := range c {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	return labels
+}

@@ -1,0 +1,116 @@
+package vmtest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// vmConfig is one boot.
+type vmConfig struct {
+	Kernel       *Kernel
+	Initrd       string
+	MemoryMB     int
+	CPUs         int
+	SuiteTimeout time.Duration
+}
+
+// resultsFD is the descriptor number QEMU inherits the results pipe on.
+const resultsFD = 3
+
+// cmdline is the kernel command line: console on the first serial port,
+// reboot (which -no-reboot turns into exit) right after a panic, and the
+// ks.* settings ks-vminit reads.
+func (c vmConfig) cmdline() string {
+	k := c.Kernel
+	args := []string{
+		"console=" + k.Arch.Console,
+		"panic=-1",
+		// Suites may write markers to /dev/kmsg without being rate limited.
+		"printk.devkmsg=on",
+		"ks.label=" + k.Label,
+		"ks.arch=" + k.Arch.Name,
+		"ks.results=" + k.Arch.ResultsDevice,
+		"ks.suite_timeout=" + strconv.Itoa(int(c.SuiteTimeout/time.Second)),
+	}
+	return strings.Join(append(args, k.Cmdline...), " ")
+}
+
+// qemuArgs is the emulator's command line. The console (first serial port,
+// muxed with the monitor) is QEMU's stdout; the results channel is a chardev
+// writing into an inherited pipe.
+func (c vmConfig) qemuArgs() []string {
+	k := c.Kernel
+	args := append([]string{}, k.Arch.QEMUArgs...)
+	args = append(args,
+		"-m", strconv.Itoa(c.MemoryMB),
+		"-smp", strconv.Itoa(c.CPUs),
+		"-nodefaults", "-nographic", "-no-reboot",
+		"-kernel", k.Image,
+		"-initrd", c.Initrd,
+		"-append", c.cmdline(),
+		"-serial", "mon:stdio",
+		"-chardev", fmt.Sprintf("file,id=results,path=/dev/fd/%d", resultsFD),
+	)
+	return append(args, k.Arch.ResultsArgs...)
+}
+
+// vmOutcome is how a boot ended.
+type vmOutcome struct {
+	TimedOut bool
+	Err      error // QEMU failed to start or exited with an error
+	Elapsed  time.Duration
+}
+
+// runVM boots the VM and calls onResult for every results-channel line as it
+// arrives. The console goes to console. It returns when QEMU has exited and
+// both streams are drained; ctx's deadline kills QEMU.
+func runVM(ctx context.Context, c vmConfig, console io.Writer, onResult func(string)) vmOutcome {
+	start := time.Now()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return vmOutcome{Err: fmt.Errorf("creating results pipe: %w", err)}
+	}
+	defer pr.Close()
+
+	cmd := exec.CommandContext(ctx, c.Kernel.Arch.QEMU, c.qemuArgs()...)
+	cmd.Stdin = nil // /dev/null: nothing may reach the monitor
+	cmd.Stdout, cmd.Stderr = console, console
+	cmd.ExtraFiles = []*os.File{pw} // fd 3 == resultsFD
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return vmOutcome{Err: fmt.Errorf("starting %s: %w", c.Kernel.Arch.QEMU, err)}
+	}
+
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			onResult(strings.TrimRight(sc.Text(), "\r"))
+		}
+	}()
+	err = cmd.Wait()
+	<-drained
+	out := vmOutcome{Elapsed: time.Since(start)}
+	switch {
+	case ctx.Err() != nil:
+		out.TimedOut = true
+	case err != nil:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 0 {
+			out.Err = fmt.Errorf("%s: %w", c.Kernel.Arch.QEMU, err)
+		}
+	}
+	return out
+}
