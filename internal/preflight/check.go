@@ -48,6 +48,14 @@ func (h *Host) Check(req Request) *Report {
 			Message: fmt.Sprintf("%d filters: an engagement carries at most %d", len(req.Filters), ksfs.MaxFilters)})
 	}
 
+	if _, name := splitModule(sym); strings.HasPrefix(name, "__pfx_") {
+		// CONFIG_CALL_PADDING (6.2+) names the padding before each
+		// function; probing it would patch NOPs nobody calls.
+		r.add(Finding{Check: "symbol", Verdict: Refuse,
+			Message: name + " is the padding in front of " + strings.TrimPrefix(name, "__pfx_") + ", not a function",
+			Fix:     "engage " + strings.TrimPrefix(name, "__pfx_")})
+		return r
+	}
 	h.checkKernel(r, req)
 	sym, found := h.checkKallsyms(r, req)
 	if found {

@@ -188,6 +188,10 @@ func TestCheck(t *testing.T) {
 			name: "uid filter on syscall wrapper", req: Request{Symbol: "__x64_sys_socket", Retval: rv(-97), Filters: []ksfs.Filter{mustFilter(t, "uid!=0")}}, verdict: OK,
 		},
 		{
+			name: "padding", req: Request{Symbol: "__pfx_security_file_open", Retval: rv(-1)}, verdict: Refuse,
+			says: []string{"symbol: __pfx_security_file_open is the padding in front of security_file_open, not a function (engage security_file_open)"},
+		},
+		{
 			name: "bad symbol", req: Request{Symbol: "a b"}, verdict: Refuse,
 			says: []string{"symbol: symbol \"a b\""},
 		},
