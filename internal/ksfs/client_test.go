@@ -186,6 +186,11 @@ func TestEngageBPF(t *testing.T) {
 		t.Fatalf("helper failure: %v", err)
 	}
 
+	var ce *ksfs.CommandError
+	if !errors.As(err, &ce) || len(ce.KernelLog) != 2 || ce.Fix != "" {
+		t.Errorf("helper failure carries the kernel log: %+v", ce)
+	}
+
 	must(t, c.EngageBPF("af_alg_sendmsg", obj))
 	must(t, c.Engage("esp_input", -22))
 	list, err := c.Engagements()

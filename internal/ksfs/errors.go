@@ -28,6 +28,9 @@ var (
 	ErrGuarded = errors.New("refused by guard rail")
 	// ErrHelperFailed: EIO from engagebpf; ks-bpf-load failed.
 	ErrHelperFailed = errors.New("ks-bpf-load failed")
+	// ErrUnsupported: EOPNOTSUPP, the kernel cannot do what was asked
+	// (engagebpf without BPF override).
+	ErrUnsupported = errors.New("not supported by this kernel")
 )
 
 // CommandError is a change the kernel refused. Its message names the
@@ -135,7 +138,9 @@ func (e *CommandError) explain(lockdown Lockdown) {
 	case syscall.EIO:
 		if e.Op == string(VerbEngageBPF) {
 			e.Kind, e.Reason, e.Fix = ErrHelperFailed, "ks-bpf-load failed", "the kernel log lines below say why"
-			if last := lastMatching(e.KernelLog, "ks-bpf-load"); last != "" {
+			// The helper's own line says why; the module's line after
+			// it only points back at it.
+			if last := lastWithPrefix(e.KernelLog, "ks-bpf-load:"); last != "" {
 				e.Reason = "ks-bpf-load failed: " + last
 				e.Fix = ""
 			} else if len(e.KernelLog) == 0 {
@@ -144,6 +149,12 @@ func (e *CommandError) explain(lockdown Lockdown) {
 			break
 		}
 		e.Reason = "I/O error"
+	case syscall.EOPNOTSUPP:
+		e.Kind, e.Reason = ErrUnsupported, "not supported by this kernel"
+		if e.Op == string(VerbEngageBPF) {
+			e.Reason = "this kernel lacks CONFIG_FUNCTION_ERROR_INJECTION or CONFIG_BPF_KPROBE_OVERRIDE, so a BPF program cannot override " + e.Symbol
+			e.Fix = "use a native caller filter instead, e.g. killswitch engage " + e.Symbol + " -1 uid!=0"
+		}
 	case syscall.ENODEV:
 		e.Kind, e.Reason, e.Fix = ErrProbeRefused, "kprobes are disabled", "echo 1 > /sys/kernel/debug/kprobes/enabled"
 	case syscall.EILSEQ:
@@ -154,9 +165,9 @@ func (e *CommandError) explain(lockdown Lockdown) {
 	}
 }
 
-func lastMatching(lines []string, substr string) string {
+func lastWithPrefix(lines []string, prefix string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.Contains(lines[i], substr) {
+		if strings.HasPrefix(lines[i], prefix) {
 			return lines[i]
 		}
 	}

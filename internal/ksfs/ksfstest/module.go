@@ -77,9 +77,15 @@ func (m *Module) Load(engage string) error {
 		if item == "" {
 			continue
 		}
-		sym, v, ok := strings.Cut(item, "=")
-		retval, err := ksfs.ParseRetval(v)
-		if !ok || err != nil || ksfs.ValidateSymbol(sym) != nil {
+		// The last '=' splits, as in ks_modparam.c.
+		i := strings.LastIndexByte(item, '=')
+		if i < 0 {
+			m.logf("engage= entry '%s' skipped: expected <symbol>=<retval>", item)
+			continue
+		}
+		sym := item[:i]
+		retval, err := ksfs.ParseRetval(item[i+1:])
+		if err != nil || ksfs.ValidateSymbol(sym) != nil {
 			m.logf("engage=: skipping bad entry %q", item)
 			continue
 		}
@@ -361,7 +367,7 @@ func (m *Module) engageBPF(cmd ksfs.Command) syscall.Errno {
 	}
 	if err := run(cmd.Symbol, cmd.Object); err != nil {
 		m.rawLog("ks-bpf-load: " + cmd.Symbol + ": " + err.Error())
-		m.logf("engagebpf %s failed: helper exited 1 uid=0", cmd.Symbol)
+		m.logf("engagebpf %s failed: /usr/sbin/ks-bpf-load returned 256 (its reason is logged above by ks-bpf-load) uid=0", cmd.Symbol)
 		return syscall.EIO
 	}
 	m.logf("engagebpf %s %s uid=0", cmd.Symbol, cmd.Object)
