@@ -120,7 +120,7 @@ extern struct list_head ks_entries;
 int ks_install(const struct ks_request *req, const struct ks_actor *who);
 int ks_disengage(const char *sym, const struct ks_actor *who);
 int ks_disengage_all(const struct ks_actor *who);
-int ks_set_retval(const char *sym, long retval, const struct ks_actor *who);
+void ks_set_retval(struct ks_entry *e, long retval, const struct ks_actor *who);
 struct ks_entry *ks_lookup(const char *sym);
 unsigned long ks_sum(unsigned long __percpu *counter);
 const char *ks_mode_name(int mode);

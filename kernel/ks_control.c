@@ -245,6 +245,12 @@ int ks_may_change(const char *what, const char *sym,
 {
 	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
 		return 0;
+	/*
+	 * observe never overrides: like a kprobe event it is only a
+	 * confidentiality matter (it records who calls).
+	 */
+	if (!strcmp(what, "observe") && !security_locked_down(LOCKDOWN_KPROBES))
+		return 0;
 	pr_warn("%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed (disengage still is; engage= at module load works under lockdown=integrity) " KS_ACTOR_FMT "\n",
 		what, sym, KS_ACTOR_ARGS(who));
 	return -EPERM;

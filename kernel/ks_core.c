@@ -399,22 +399,15 @@ int ks_disengage_all(const struct ks_actor *who)
 	return 0;
 }
 
-int ks_set_retval(const char *sym, long retval, const struct ks_actor *who)
+/* Change a live engagement's return value; the next call sees it. */
+void ks_set_retval(struct ks_entry *e, long retval, const struct ks_actor *who)
 {
-	struct ks_entry *e;
 	long old;
 
-	mutex_lock(&ks_lock);
-	e = ks_lookup(sym);
-	if (!e) {
-		mutex_unlock(&ks_lock);
-		return -ENOENT;
-	}
+	lockdep_assert_held(&ks_lock);
 	old = atomic_long_xchg(&e->retval, retval);
-	pr_warn("retval %s %ld -> %ld " KS_ACTOR_FMT "\n", sym, old, retval,
+	pr_warn("retval %s %ld -> %ld " KS_ACTOR_FMT "\n", e->sym, old, retval,
 		KS_ACTOR_ARGS(who));
-	mutex_unlock(&ks_lock);
-	return 0;
 }
 
 /* End of a tryengage window: commit if nothing called, else abort. */

@@ -185,6 +185,18 @@ static const char *ks_file_sym(const struct file *file)
 	return file_dentry(file)->d_parent->d_name.name;
 }
 
+/*
+ * The live entry behind a per-function file, or NULL once that entry is
+ * gone, even if the symbol has been engaged again since: the directory
+ * must be the entry's own.
+ */
+static struct ks_entry *ks_file_entry(const struct file *file)
+{
+	struct ks_entry *e = ks_lookup(ks_file_sym(file));
+
+	return e && e->dir == file_dentry(file)->d_parent ? e : NULL;
+}
+
 static void ks_show_callers(struct seq_file *m, struct ks_entry *e)
 {
 	struct ks_caller c[KS_NCALLERS];
@@ -248,7 +260,7 @@ static int ks_fn_show(struct seq_file *m, void *v)
 	int err = 0;
 
 	mutex_lock(&ks_lock);
-	e = ks_lookup(ks_file_sym(m->file));
+	e = ks_file_entry(m->file);
 	if (e)
 		ks_show_field(m, e, field);
 	else
@@ -266,6 +278,7 @@ static ssize_t ks_retval_write(struct file *file, const char __user *ubuf,
 			       size_t count, loff_t *ppos)
 {
 	const char *sym = ks_file_sym(file);
+	struct ks_entry *e;
 	struct ks_actor who;
 	size_t len;
 	char *buf;
@@ -289,9 +302,15 @@ static ssize_t ks_retval_write(struct file *file, const char __user *ubuf,
 	err = ks_may_change("retval", sym, &who);
 	if (!err)
 		err = ks_guard_check(sym, v, &who);
-	if (!err)
-		err = ks_set_retval(sym, v, &who);
-	return err ? err : count;
+	if (err)
+		return err;
+
+	mutex_lock(&ks_lock);
+	e = ks_file_entry(file);
+	if (e)
+		ks_set_retval(e, v, &who);
+	mutex_unlock(&ks_lock);
+	return e ? count : -ENOENT;
 }
 
 static const struct file_operations ks_fn_fops = {
@@ -311,15 +330,36 @@ static const struct file_operations ks_retval_fops = {
 	.release = single_release,
 };
 
+/*
+ * securityfs_remove() unlinks, but a dentry that an open file still holds
+ * stays hashed and positive, and its directory then cannot be removed
+ * (nor the symbol engaged again).  Finish the unlink the way vfs_unlink()
+ * does, with d_delete().
+ */
+static void ks_remove(struct dentry *d)
+{
+	struct inode *dir;
+
+	if (IS_ERR_OR_NULL(d))
+		return;
+	dget(d);
+	dir = d_inode(d->d_parent);
+	securityfs_remove(d);
+	inode_lock(dir);
+	d_delete(d);
+	inode_unlock(dir);
+	dput(d);
+}
+
 void ks_fs_remove(struct ks_entry *e)
 {
 	int i;
 
 	for (i = 0; i < KS_NFILES; i++) {
-		securityfs_remove(e->files[i]);
+		ks_remove(e->files[i]);
 		e->files[i] = NULL;
 	}
-	securityfs_remove(e->dir);
+	ks_remove(e->dir);
 	e->dir = NULL;
 }
 

@@ -24,6 +24,7 @@
 #include "test_killswitch.h"
 
 static atomic_long_t ks_test_body_runs;
+static atomic_long_t ks_test_other_runs;
 static atomic_long_t ks_test_result;
 static struct dentry *ks_test_dir;
 
@@ -36,27 +37,27 @@ EXPORT_SYMBOL_GPL(ks_test_vuln);
 
 noinline void ks_test_void(void)
 {
-	atomic_long_inc(&ks_test_body_runs);
+	atomic_long_inc(&ks_test_other_runs);
 }
 EXPORT_SYMBOL_GPL(ks_test_void);
 
 noinline void *ks_test_ptr(void)
 {
-	atomic_long_inc(&ks_test_body_runs);
+	atomic_long_inc(&ks_test_other_runs);
 	return &ks_test_result;
 }
 EXPORT_SYMBOL_GPL(ks_test_ptr);
 
 noinline bool ks_test_bool(void)
 {
-	atomic_long_inc(&ks_test_body_runs);
+	atomic_long_inc(&ks_test_other_runs);
 	return true;
 }
 EXPORT_SYMBOL_GPL(ks_test_bool);
 
 static noinline long ks_test_dup(void)
 {
-	atomic_long_inc(&ks_test_body_runs);
+	atomic_long_inc(&ks_test_other_runs);
 	return 1;
 }
 
