@@ -1,0 +1,94 @@
+# killswitch top-level build.
+#
+#   make              kernel modules (against KDIR), selftest helper, Go binaries in bin/
+#   make install      modules (modules_install runs depmod), /usr/bin/killswitch,
+#                     /usr/sbin/ks-bpf-load; installs what is built, says what is not
+#   make test         the CI entry point (.ci/run): dependencies, go vet, go test,
+#                     then the VM suites on every stock kernel
+#   make vmtest       the VM suites only; e.g.
+#                     make vmtest VMTEST_FLAGS="-kernels debian-6.12 -suites '00-*' -verbose"
+#   make lint         gofmt and staticcheck
+#   make clean
+#
+# KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/.
+# More targets (demo, bench, sign, stress) belong below, one small block each.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KS_CACHE ?= /var/cache/killswitch
+DESTDIR ?=
+VMTEST_FLAGS ?=
+
+# The go command: the first one new enough for go.mod, or a toolchain
+# scripts/ensure-deps fetches from the module proxy. Evaluated once, and only
+# by targets that run Go.
+GO = $(eval GO := $$(or $$(shell scripts/ensure-deps --go),$$(error no usable Go: see scripts/ensure-deps)))$(GO)
+GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath
+
+export KS_CACHE
+
+.PHONY: all modules selftests go install install-modules install-bin \
+	test deps vet unit vmtest lint clean
+
+all: modules selftests go
+
+modules:
+	$(MAKE) -C kernel KDIR=$(KDIR)
+
+selftests:
+	$(MAKE) -C selftests
+
+# Static binaries: the same files work on the host and in the test VMs.
+go:
+	$(GOBUILD) -o bin/ ./cmd/...
+
+install: install-modules install-bin
+
+install-modules:
+	@if ls kernel/*.ko >/dev/null 2>&1; then \
+		$(MAKE) -C kernel KDIR=$(KDIR) modules_install; \
+	else \
+		echo "install: kernel modules are not built (run make first); skipping them"; \
+	fi
+
+install-bin:
+	@for pair in killswitch:/usr/bin ks-bpf-load:/usr/sbin; do \
+		bin=$${pair%%:*}; dir=$(DESTDIR)$${pair#*:}; \
+		if [ -x bin/$$bin ]; then \
+			echo "install bin/$$bin $$dir/$$bin"; install -D -m 0755 bin/$$bin $$dir/$$bin; \
+		else \
+			echo "install: bin/$$bin is not built (run make first); skipping it"; \
+		fi; \
+	done
+
+VMTEST = GO=$(GO) $(GO) run ./cmd/ks-vmtest $(VMTEST_FLAGS)
+
+# One recipe, so the steps stay in order under make -j: no point booting
+# kernels when the unit tests fail.
+test: deps
+	$(GO) vet ./...
+	$(GO) test ./...
+	$(VMTEST)
+
+deps:
+	@scripts/ensure-deps
+
+vet: deps
+	$(GO) vet ./...
+
+unit: deps
+	$(GO) test ./...
+
+vmtest: deps
+	$(VMTEST)
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	GOBIN=$(KS_CACHE)/gobin $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	$(KS_CACHE)/gobin/staticcheck ./...
+
+clean:
+	rm -rf bin
+	@if [ -d "$(KDIR)" ]; then $(MAKE) -C kernel KDIR=$(KDIR) clean; \
+		else echo "clean: no kernel tree at $(KDIR); kernel/ left as is (pass KDIR=)"; fi
+	$(MAKE) -C selftests clean
