@@ -168,7 +168,8 @@ engages it; if there were, it aborts and the function keeps working.
 
 <probe-time> is seconds (0..86400) or a duration such as 90s or 5m; 0 engages
 at once. Unless --no-wait, the command shows a countdown with the hits and
-ends with the verdict: exit 0 when committed, 2 when aborted. Interrupting it
+ends with the verdict: exit 0 when committed (1 if pre-flight warned), 2 when
+aborted. Interrupting it
 leaves the probe running in the kernel.`,
 		Example: `  # engage esp_input only if nothing on this host uses IPsec for 5 minutes
   killswitch tryengage esp_input -22 5m

@@ -133,8 +133,8 @@ func (e *CommandError) explain(lockdown Lockdown) {
 		}
 	case syscall.EACCES:
 		e.Kind, e.Reason, e.Fix = ErrGuarded,
-			"refused by the module's guard rail: it is a security check (only a negative errno, failing closed, is accepted) or on the hazard list",
-			"use a negative errno such as -1 (EPERM), or load the module with guard=0 if you really mean it"
+			"refused by the module's guard rail: it is a security check and the value would let it pass (fail open), or it is on the hazard list",
+			"fail closed instead: a negative errno such as -1 (EPERM), or 0 for a yes/no check such as capable(); or load the module with guard=0 if you really mean it"
 	case syscall.EIO:
 		if e.Op == string(VerbEngageBPF) {
 			e.Kind, e.Reason, e.Fix = ErrHelperFailed, "ks-bpf-load failed", "the kernel log lines below say why"

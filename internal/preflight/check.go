@@ -362,6 +362,21 @@ func (h *Host) checkGuard(r *Report, req Request) {
 		r.add(Finding{Check: "guard", Verdict: verdict, Message: msg, Fix: fix})
 		return
 	}
+	if p, ok := IsSecurityBool(req.Symbol); ok {
+		if *req.Retval == 0 {
+			r.add(Finding{Check: "guard", Verdict: OK,
+				Message: req.Symbol + " is a yes/no security check (" + p + "): 0 denies, which fails closed and the guard allows"})
+			return
+		}
+		msg := req.Symbol + " is a yes/no security check (" + p + "): " + ksfs.FormatRetval(*req.Retval) + " is \"true\" and would grant without checking"
+		if guardOff {
+			msg += "; the guard is off (guard=0)"
+		} else {
+			fix = "use 0 to deny (fail closed), or " + fix
+		}
+		r.add(Finding{Check: "guard", Verdict: verdict, Message: msg, Fix: fix})
+		return
+	}
 	p, ok := IsSecurityCheck(req.Symbol)
 	if !ok {
 		return

@@ -70,8 +70,12 @@ func TestCheck(t *testing.T) {
 			says: []string{"neither NULL nor an ERR_PTR"},
 		},
 		{
-			name: "bool ok", req: Request{Symbol: "ns_capable", Retval: rv(0)}, verdict: Refuse, // capability check: 0 is fail-open? no: guard refuses >= 0
-			says: []string{"retval: ns_capable returns bool; it will return false", "guard: ns_capable is a security check"},
+			name: "bool deny", req: Request{Symbol: "ns_capable", Retval: rv(0)}, verdict: OK,
+			says: []string{"retval: ns_capable returns bool; it will return false", "guard: ns_capable is a yes/no security check (ns_capable*): 0 denies"},
+		},
+		{
+			name: "bool grant", req: Request{Symbol: "ns_capable", Retval: rv(1)}, verdict: Refuse,
+			says: []string{"guard: ns_capable is a yes/no security check (ns_capable*): 1 is \"true\" and would grant without checking (use 0 to deny"},
 		},
 		{
 			name: "bool range", req: Request{Symbol: "ns_capable", Retval: rv(-1)}, verdict: Refuse,

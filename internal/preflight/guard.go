@@ -3,21 +3,26 @@ package preflight
 import "strings"
 
 // The module's guard rails, mirrored from kernel/ks_guard.c
-// (ks_security_checks and ks_hazards). Keep the two in step:
-// TestGuardMatchesModule compares them. A trailing '*' matches any
+// (ks_security_checks, ks_security_bools and ks_hazards). Keep them in
+// step: TestGuardMatchesModule compares them. A trailing '*' matches any
 // suffix; otherwise the name must be equal. Names are compared after
 // baseName, like ks_base_name does.
 
-// securityChecks are functions that decide "may this happen?": only a
-// negative errno (fail closed) is accepted for them.
+// securityChecks return 0 or a negative errno: only a negative errno
+// (fail closed) is accepted for them.
 var securityChecks = []string{
 	"security_*", "apparmor_*", "selinux_*", "smack_*", "tomoyo_*",
-	"landlock_*", "bpf_lsm_*", "yama_*", "lockdown_*",
-	"capable", "ns_capable*", "cap_*", "has_capability*",
-	"has_ns_capability*", "file_ns_capable", "capable_wrt_inode_uidgid",
-	"privileged_wrt_inode_uidgid", "ptrace_may_access",
-	"__ptrace_may_access", "ptracer_capable", "inode_permission",
-	"generic_permission", "may_open",
+	"landlock_*", "bpf_lsm_*", "yama_*", "lockdown_*", "cap_*",
+	"__ptrace_may_access", "inode_permission", "generic_permission",
+	"may_open",
+}
+
+// securityBools return bool, true meaning "allowed": only 0 (deny, fail
+// closed) is accepted for them.
+var securityBools = []string{
+	"capable", "ns_capable*", "has_capability*", "has_ns_capability*",
+	"file_ns_capable", "capable_wrt_inode_uidgid",
+	"privileged_wrt_inode_uidgid", "ptrace_may_access", "ptracer_capable",
 }
 
 // hazards are functions the kernel or the module cannot live without:
@@ -64,6 +69,13 @@ func matchAny(name string, patterns []string) string {
 // check, and the pattern that matched.
 func IsSecurityCheck(sym string) (string, bool) {
 	p := matchAny(baseName(sym), securityChecks)
+	return p, p != ""
+}
+
+// IsSecurityBool reports whether the module treats sym as a yes/no
+// security check, and the pattern that matched.
+func IsSecurityBool(sym string) (string, bool) {
+	p := matchAny(baseName(sym), securityBools)
 	return p, p != ""
 }
 

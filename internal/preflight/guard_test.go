@@ -21,6 +21,7 @@ func TestGuardMatchesModule(t *testing.T) {
 		want  []string
 	}{
 		{"ks_security_checks", securityChecks},
+		{"ks_security_bools", securityBools},
 		{"ks_hazards", hazards},
 	} {
 		block := regexp.MustCompile(`(?s)` + tc.array + `\[\] = \{(.*?)\n\};`).FindSubmatch(src)
@@ -41,18 +42,22 @@ func TestGuard(t *testing.T) {
 	for sym, want := range map[string]bool{
 		"security_file_open":              true,
 		"cap_capable":                     true,
-		"capable":                         true,
-		"capable_wrt_inode_uidgid":        true,
-		"capablefoo":                      false,
-		"ns_capable_noaudit":              true,
 		"vmlinux:security_bprm_check":     true,
 		"apparmor_file_open.isra.0":       true,
 		"af_alg_sendmsg":                  false,
-		"ptrace_may_access":               true,
 		"__ptrace_may_access.constprop.0": true,
+		"capable":                         false,
 	} {
 		if _, got := IsSecurityCheck(sym); got != want {
 			t.Errorf("IsSecurityCheck(%q) = %v, want %v", sym, got, want)
+		}
+	}
+	for sym, want := range map[string]bool{
+		"capable": true, "capablefoo": false, "ns_capable_noaudit": true, "capable_wrt_inode_uidgid": true,
+		"ptrace_may_access": true, "__ptrace_may_access": false, "security_file_open": false,
+	} {
+		if _, got := IsSecurityBool(sym); got != want {
+			t.Errorf("IsSecurityBool(%q) = %v, want %v", sym, got, want)
 		}
 	}
 	for sym, want := range map[string]bool{
