@@ -135,6 +135,9 @@ bool ks_valid_sym(const char *s);
 int ks_execute(const struct ks_request *req, const struct ks_actor *who);
 int ks_may_change(const char *what, const char *sym, const struct ks_actor *who);
 void ks_actor_current(struct ks_actor *who);
+/* One KERN_WARNING line: the message, then who asked. */
+__printf(2, 3)
+void ks_audit(const struct ks_actor *who, const char *fmt, ...);
 
 /* ks_fs.c: the securityfs tree */
 int ks_fs_init(void);
@@ -154,9 +157,5 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who);
 
 /* arch/<arch>/error_inject.c */
 void ks_override_function_with_return(struct pt_regs *regs);
-
-#define KS_ACTOR_FMT	"uid=%u auid=%u ses=%u comm=%s%s"
-#define KS_ACTOR_ARGS(a) (a)->uid, (a)->auid, (a)->ses, (a)->comm, \
-			 (a)->modparam ? " source=modparam" : ""
 
 #endif /* _KS_H */

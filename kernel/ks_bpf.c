@@ -39,6 +39,7 @@ static int ks_gate_pre(struct kprobe *kp, struct pt_regs *regs)
 	ks_override_function_with_return(regs);
 	return 1;
 }
+
 NOKPROBE_SYMBOL(ks_gate_pre);
 
 /* See ks_post_handler(): a post-handler keeps the probe unoptimised. */
@@ -46,6 +47,7 @@ static void ks_gate_post(struct kprobe *kp, struct pt_regs *regs,
 			 unsigned long flags)
 {
 }
+
 NOKPROBE_SYMBOL(ks_gate_post);
 
 /* Runs in the new task before exec: its tgid is the helper's. */
@@ -57,11 +59,16 @@ static int ks_helper_init(struct subprocess_info *info, struct cred *new)
 
 static int ks_run_helper(const char *sym, const char *path)
 {
-	char *argv[] = { KS_BPF_HELPER, (char *)path, (char *)sym, NULL };
-	static char *envp[] = {
-		"HOME=/", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL
-	};
 	struct subprocess_info *info;
+	char *argv[4], *envp[3];
+
+	argv[0] = KS_BPF_HELPER;
+	argv[1] = (char *)path;
+	argv[2] = (char *)sym;
+	argv[3] = NULL;
+	envp[0] = "HOME=/";
+	envp[1] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	envp[2] = NULL;
 
 	info = call_usermodehelper_setup(KS_BPF_HELPER, argv, envp, GFP_KERNEL,
 					 ks_helper_init, NULL, NULL);
@@ -85,8 +92,9 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
 	taken = ks_lookup(KS_GATE_SYM);
 	mutex_unlock(&ks_lock);
 	if (taken) {
-		pr_warn("engagebpf %s refused: %s is engaged by the operator; disengage it first " KS_ACTOR_FMT "\n",
-			sym, KS_GATE_SYM, KS_ACTOR_ARGS(who));
+		ks_audit(who,
+			 "engagebpf %s refused: %s is engaged by the operator; disengage it first",
+			 sym, KS_GATE_SYM);
 		return -EBUSY;
 	}
 
@@ -95,24 +103,27 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
 	err = register_kprobe(&gate);
 	if (err) {
 		mutex_unlock(&ks_gate_lock);
-		pr_warn("engagebpf %s refused: cannot open the gate on %s: register_kprobe: %d " KS_ACTOR_FMT "\n",
-			sym, KS_GATE_SYM, err, KS_ACTOR_ARGS(who));
+		ks_audit(who,
+			 "engagebpf %s refused: cannot open the gate on %s: register_kprobe: %d",
+			 sym, KS_GATE_SYM, err);
 		return err == -EBUSY ? -EBUSY : -EIO;
 	}
-	pr_warn("engagebpf %s bpf=%s " KS_ACTOR_FMT "\n", sym, path,
-		KS_ACTOR_ARGS(who));
+	ks_audit(who, "engagebpf %s bpf=%s",
+		 sym, path);
 	ret = ks_run_helper(sym, path);
 	WRITE_ONCE(ks_gate_tgid, 0);
 	unregister_kprobe(&gate);
 	mutex_unlock(&ks_gate_lock);
 
 	if (ret) {
-		pr_warn("engagebpf %s failed: %s returned %d (its reason is logged above by ks-bpf-load) " KS_ACTOR_FMT "\n",
-			sym, KS_BPF_HELPER, ret, KS_ACTOR_ARGS(who));
+		ks_audit(who,
+			 "engagebpf %s failed: %s returned %d (its reason is logged above by ks-bpf-load)",
+			 sym, KS_BPF_HELPER, ret);
 		return -EIO;
 	}
-	pr_warn("engagebpf %s loaded: pinned at /sys/fs/bpf/killswitch/%s; remove the pin to disengage " KS_ACTOR_FMT "\n",
-		sym, sym, KS_ACTOR_ARGS(who));
+	ks_audit(who,
+		 "engagebpf %s loaded: pinned at /sys/fs/bpf/killswitch/%s; remove the pin to disengage",
+		 sym, sym);
 	return 0;
 }
 
@@ -120,8 +131,9 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
 
 int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
 {
-	pr_warn("engagebpf %s refused: this kernel lacks CONFIG_FUNCTION_ERROR_INJECTION and CONFIG_BPF_KPROBE_OVERRIDE, so bpf_override_return cannot work; use a native caller filter instead, e.g. engage %s <retval> uid!=0 " KS_ACTOR_FMT "\n",
-		sym, sym, KS_ACTOR_ARGS(who));
+	ks_audit(who,
+		 "engagebpf %s refused: this kernel lacks CONFIG_FUNCTION_ERROR_INJECTION and CONFIG_BPF_KPROBE_OVERRIDE, so bpf_override_return cannot work; use a native caller filter instead, e.g. engage %s <retval> uid!=0",
+		 sym, sym);
 	return -EOPNOTSUPP;
 }
 

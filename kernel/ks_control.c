@@ -19,6 +19,7 @@
 #include <linux/cred.h>
 #include <linux/ctype.h>
 #include <linux/kernel.h>
+#include <linux/printk.h>
 #include <linux/limits.h>
 #include <linux/security.h>
 #include <linux/string.h>
@@ -233,6 +234,20 @@ void ks_actor_current(struct ks_actor *who)
 	ks_sanitize(who->comm);
 }
 
+void ks_audit(const struct ks_actor *who, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_warn("%pV uid=%u auid=%u ses=%u comm=%s%s\n", &vaf, who->uid,
+		who->auid, who->ses, who->comm,
+		who->modparam ? " source=modparam" : "");
+	va_end(args);
+}
+
 /*
  * Lockdown.  A stock kernel has no reason of ours, so ask with an
  * integrity-level one (writing kernel memory through a debugger is the
@@ -251,8 +266,9 @@ int ks_may_change(const char *what, const char *sym,
 	 */
 	if (!strcmp(what, "observe") && !security_locked_down(LOCKDOWN_KPROBES))
 		return 0;
-	pr_warn("%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed (disengage still is; engage= at module load works under lockdown=integrity) " KS_ACTOR_FMT "\n",
-		what, sym, KS_ACTOR_ARGS(who));
+	ks_audit(who,
+		 "%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed (disengage still is; engage= at module load works under lockdown=integrity)",
+		 what, sym);
 	return -EPERM;
 }
 

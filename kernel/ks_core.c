@@ -19,6 +19,7 @@
 
 #include "ks.h"
 
+/* Serialises changes to ks_entries and to every entry's non-atomic state. */
 DEFINE_MUTEX(ks_lock);
 LIST_HEAD(ks_entries);
 
@@ -67,6 +68,7 @@ static bool ks_filter_holds(const struct ks_filter *f, struct pt_regs *regs)
 		eq = v == (unsigned long)f->value;
 	return eq != f->negate;
 }
+
 NOKPROBE_SYMBOL(ks_filter_holds);
 
 static bool ks_filters_hold(const struct ks_entry *e, struct pt_regs *regs)
@@ -78,6 +80,7 @@ static bool ks_filters_hold(const struct ks_entry *e, struct pt_regs *regs)
 			return false;
 	return true;
 }
+
 NOKPROBE_SYMBOL(ks_filters_hold);
 
 /*
@@ -108,6 +111,7 @@ static void ks_note_caller(struct ks_entry *e)
 out:
 	raw_spin_unlock_irqrestore(&e->callers_lock, flags);
 }
+
 NOKPROBE_SYMBOL(ks_note_caller);
 
 static int ks_pre_handler(struct kprobe *kp, struct pt_regs *regs)
@@ -129,6 +133,7 @@ static int ks_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	/* The instruction pointer changed: the probe layer must not step. */
 	return 1;
 }
+
 NOKPROBE_SYMBOL(ks_pre_handler);
 
 /*
@@ -140,6 +145,7 @@ static void ks_post_handler(struct kprobe *kp, struct pt_regs *regs,
 			    unsigned long flags)
 {
 }
+
 NOKPROBE_SYMBOL(ks_post_handler);
 
 struct ks_entry *ks_lookup(const char *sym)
@@ -215,7 +221,7 @@ static const char *ks_register_reason(int err)
 	case -ENOENT:
 		return "no such symbol (is its module loaded?)";
 	case -EINVAL:
-		return "not probeable: blacklisted, in a non-traceable section, or not a function entry";
+		return "not probeable: blacklisted, non-traceable section or not a function entry";
 	case -EILSEQ:
 		return "address is not on an instruction boundary";
 	case -EBUSY:
@@ -256,15 +262,14 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 			e->actor = *who;
 			atomic_set_release(&e->mode, KS_ENGAGED);
 			ks_format_filters(e, filters, sizeof(filters));
-			pr_warn("engage %s retval=%ld%s%s from observe hits=%lu " KS_ACTOR_FMT "\n",
-				e->sym, req->retval, *filters ? " filter=" : "",
-				filters, ks_sum(e->hits), KS_ACTOR_ARGS(who));
+			ks_audit(who, "engage %s retval=%ld%s%s from observe hits=%lu",
+				 e->sym, req->retval, *filters ? " filter=" : "",
+				 filters, ks_sum(e->hits));
 			err = 0;
 		} else {
-			pr_warn("%s %s refused: already %s " KS_ACTOR_FMT "\n",
-				req->verb == KS_VERB_OBSERVE ? "observe" : "engage",
-				req->sym, ks_mode_name(atomic_read(&e->mode)),
-				KS_ACTOR_ARGS(who));
+			ks_audit(who, "%s %s refused: already %s",
+				 req->verb == KS_VERB_OBSERVE ? "observe" : "engage",
+				 req->sym, ks_mode_name(atomic_read(&e->mode)));
 		}
 		goto unlock;
 	}
@@ -282,9 +287,8 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 
 	err = register_kprobe(&e->kp);
 	if (err) {
-		pr_warn("engage %s refused: register_kprobe: %d (%s) " KS_ACTOR_FMT "\n",
-			req->sym, err, ks_register_reason(err),
-			KS_ACTOR_ARGS(who));
+		ks_audit(who, "engage %s refused: register_kprobe: %d (%s)",
+			 req->sym, err, ks_register_reason(err));
 		ks_free(e);
 		goto unlock;
 	}
@@ -301,16 +305,15 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 
 	ks_format_filters(e, filters, sizeof(filters));
 	if (mode == KS_OBSERVING)
-		pr_warn("observe %s " KS_ACTOR_FMT "\n", e->sym,
-			KS_ACTOR_ARGS(who));
+		ks_audit(who, "observe %s", e->sym);
 	else if (mode == KS_PROBING)
-		pr_warn("tryengage %s probing retval=%ld%s%s T=%u " KS_ACTOR_FMT "\n",
-			e->sym, req->retval, *filters ? " filter=" : "",
-			filters, req->timeout, KS_ACTOR_ARGS(who));
+		ks_audit(who, "tryengage %s probing retval=%ld%s%s T=%u",
+			 e->sym, req->retval, *filters ? " filter=" : "",
+			 filters, req->timeout);
 	else
-		pr_warn("engage %s retval=%ld%s%s " KS_ACTOR_FMT "\n",
-			e->sym, req->retval, *filters ? " filter=" : "",
-			filters, KS_ACTOR_ARGS(who));
+		ks_audit(who, "engage %s retval=%ld%s%s",
+			 e->sym, req->retval, *filters ? " filter=" : "",
+			 filters);
 unlock:
 	mutex_unlock(&ks_lock);
 	return err;
@@ -354,11 +357,10 @@ static void ks_release(struct list_head *gone, const char *verb,
 	kfree(kps);
 
 	list_for_each_entry_safe(e, tmp, gone, list) {
-		pr_warn("%s%s %s retval=%ld hits=%lu missed=%lu state=%s " KS_ACTOR_FMT "\n",
-			why, verb, e->sym, atomic_long_read(&e->retval),
-			ks_sum(e->hits), e->kp.nmissed,
-			ks_mode_name(atomic_read(&e->mode)),
-			KS_ACTOR_ARGS(who ? who : &e->actor));
+		ks_audit(who ? who : &e->actor, "%s%s %s retval=%ld hits=%lu missed=%lu state=%s",
+			 why, verb, e->sym, atomic_long_read(&e->retval),
+			 ks_sum(e->hits), e->kp.nmissed,
+			 ks_mode_name(atomic_read(&e->mode)));
 		list_del(&e->list);
 		ks_free(e);
 	}
@@ -406,8 +408,8 @@ void ks_set_retval(struct ks_entry *e, long retval, const struct ks_actor *who)
 
 	lockdep_assert_held(&ks_lock);
 	old = atomic_long_xchg(&e->retval, retval);
-	pr_warn("retval %s %ld -> %ld " KS_ACTOR_FMT "\n", e->sym, old, retval,
-		KS_ACTOR_ARGS(who));
+	ks_audit(who, "retval %s %ld -> %ld",
+		 e->sym, old, retval);
 }
 
 /* End of a tryengage window: commit if nothing called, else abort. */
@@ -425,9 +427,8 @@ static void ks_probe_expired(struct work_struct *work)
 	hits = ks_sum(e->hits);
 	if (!hits) {
 		atomic_set_release(&e->mode, KS_ENGAGED);
-		pr_warn("tryengage %s committed retval=%ld T=%u " KS_ACTOR_FMT "\n",
-			e->sym, atomic_long_read(&e->retval), e->timeout,
-			KS_ACTOR_ARGS(&e->actor));
+		ks_audit(&e->actor, "tryengage %s committed retval=%ld T=%u",
+			 e->sym, atomic_long_read(&e->retval), e->timeout);
 		mutex_unlock(&ks_lock);
 		return;
 	}
@@ -436,9 +437,9 @@ static void ks_probe_expired(struct work_struct *work)
 
 	/* Not on any list now: only this work item can reach it. */
 	unregister_kprobe(&e->kp);
-	pr_warn("tryengage %s aborted: hits=%lu retval=%ld T=%u " KS_ACTOR_FMT "\n",
-		e->sym, ks_sum(e->hits), atomic_long_read(&e->retval),
-		e->timeout, KS_ACTOR_ARGS(&e->actor));
+	ks_audit(&e->actor, "tryengage %s aborted: hits=%lu retval=%ld T=%u",
+		 e->sym, ks_sum(e->hits), atomic_long_read(&e->retval),
+		 e->timeout);
 	ks_free(e);
 }
 

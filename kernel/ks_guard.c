@@ -21,15 +21,24 @@ bool ks_guard = true;
 module_param_named(guard, ks_guard, bool, 0444);
 MODULE_PARM_DESC(guard, "refuse fail-open overrides of security checks and hazardous targets (default 1)");
 
-/* A trailing '*' matches any suffix; otherwise the name must be equal. */
+/*
+ * A trailing '*' matches any suffix; otherwise the name must be equal.
+ *
+ * Checks that return 0 or a negative errno: fail closed is a negative
+ * errno.
+ */
 static const char * const ks_security_checks[] = {
 	"security_*", "apparmor_*", "selinux_*", "smack_*", "tomoyo_*",
-	"landlock_*", "bpf_lsm_*", "yama_*", "lockdown_*",
-	"capable", "ns_capable*", "cap_*", "has_capability*",
-	"has_ns_capability*", "file_ns_capable", "capable_wrt_inode_uidgid",
-	"privileged_wrt_inode_uidgid", "ptrace_may_access",
-	"__ptrace_may_access", "ptracer_capable", "inode_permission",
-	"generic_permission", "may_open",
+	"landlock_*", "bpf_lsm_*", "yama_*", "lockdown_*", "cap_*",
+	"__ptrace_may_access", "inode_permission", "generic_permission",
+	"may_open",
+};
+
+/* Checks that return bool, true meaning "allowed": fail closed is 0. */
+static const char * const ks_security_bools[] = {
+	"capable", "ns_capable*", "has_capability*", "has_ns_capability*",
+	"file_ns_capable", "capable_wrt_inode_uidgid",
+	"privileged_wrt_inode_uidgid", "ptrace_may_access", "ptracer_capable",
 };
 
 static const char * const ks_hazards[] = {
@@ -90,14 +99,23 @@ int ks_guard_check(const char *sym, long retval, const struct ks_actor *who)
 		return 0;
 	ks_base_name(sym, name, sizeof(name));
 	if (ks_match(name, ks_hazards, ARRAY_SIZE(ks_hazards))) {
-		pr_warn("engage %s refused: the kernel or killswitch itself depends on it (allocator, scheduler, RCU, locking, printk or the probe machinery); load with guard=0 to override " KS_ACTOR_FMT "\n",
-			sym, KS_ACTOR_ARGS(who));
+		ks_audit(who,
+			 "engage %s refused: the kernel or killswitch itself depends on it (allocator, scheduler, RCU, locking, printk or the probe machinery); load with guard=0 to override",
+			 sym);
 		return -EACCES;
 	}
 	if (retval >= 0 &&
 	    ks_match(name, ks_security_checks, ARRAY_SIZE(ks_security_checks))) {
-		pr_warn("engage %s refused: retval=%ld would make a security check pass without running; only a negative errno (fail closed) is allowed; load with guard=0 to override " KS_ACTOR_FMT "\n",
-			sym, retval, KS_ACTOR_ARGS(who));
+		ks_audit(who,
+			 "engage %s refused: retval=%ld would make a security check pass without running; only a negative errno (fail closed) is allowed; load with guard=0 to override",
+			 sym, retval);
+		return -EACCES;
+	}
+	if (retval != 0 &&
+	    ks_match(name, ks_security_bools, ARRAY_SIZE(ks_security_bools))) {
+		ks_audit(who,
+			 "engage %s refused: retval=%ld is \"true\" for this yes/no security check and would grant without checking; only 0 (deny, fail closed) is allowed; load with guard=0 to override",
+			 sym, retval);
 		return -EACCES;
 	}
 	return 0;

@@ -66,8 +66,9 @@ void ks_modparam_apply(void)
 	 * integrity (the seed's table), refused under confidentiality.
 	 */
 	if (security_locked_down(LOCKDOWN_KPROBES)) {
-		pr_warn("engage=%s refused: kernel is locked down for confidentiality; nothing engaged " KS_ACTOR_FMT "\n",
-			ks_engage_param, KS_ACTOR_ARGS(&who));
+		ks_audit(&who,
+			 "engage=%s refused: kernel is locked down for confidentiality; nothing engaged",
+			 ks_engage_param);
 		return;
 	}
 	buf = kstrdup(ks_engage_param, GFP_KERNEL);

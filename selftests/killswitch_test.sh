@@ -19,11 +19,8 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-KSW=${KSW:-$HERE/ksw}
-[ -x "$KSW" ] || KSW=$(command -v ksw || true)
-KS=/sys/kernel/security/killswitch
-C=$KS/control
-T=/sys/kernel/debug/test_killswitch
+. "$HERE/lib.sh"
+
 MODE=contract
 case "${1:-}" in
 --lockdown) MODE=lockdown ;;
@@ -31,74 +28,10 @@ case "${1:-}" in
 *) echo "usage: $0 [--lockdown]" >&2; exit 2 ;;
 esac
 
-PASS=0
-FAIL=0
-
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-nok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-note() { echo "# $*"; }
-
-# expect NAME EXPECTED ACTUAL
-expect() {
-	if [ "$3" = "$2" ]; then ok "$1"; else nok "$1: expected '$2', got '$3'"; fi
-}
-
-# expect_match NAME PATTERN TEXT (grep -E)
-expect_match() {
-	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
-		nok "$1: no match for /$2/ in: $(printf '%s' "$3" | tail -n 3 | tr '\n' '|')"; fi
-}
-
-bail() {
-	nok "$*"
-	finish
-}
-
-ctl() { "$KSW" write "$C" "$1"; }
-listing() { cat "$KS/engaged" 2>/dev/null; }
-call() { cat "$T/call"; }
-body_runs() { cat "$T/body_runs"; }
-
-case $(uname -m) in
-x86_64) SYS=__x64_sys ;;
-aarch64) SYS=__arm64_sys ;;
-*) SYS=unknown_arch_sys ;;
-esac
-
-# Kernel log since the last mark.
-MARK=0
-mark() {
-	MARK=$((MARK + 1))
-	echo "ks-selftest: mark $$-$MARK" > /dev/kmsg
-}
-log_since_mark() { dmesg | sed -n "/ks-selftest: mark $$-$MARK\$/,\$p"; }
-
-modload() {
-	name=$1
-	shift
-	if modprobe "$name" "$@" 2>/dev/null; then return 0; fi
-	# Not installed: fall back to the build tree next to this script.
-	insmod "$HERE/../kernel/$name.ko" "$@"
-}
-
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-
-finish() {
-	rmmod test_killswitch 2>/dev/null
-	rmmod killswitch 2>/dev/null
-	if [ -n "${KS_KERNEL:-}" ]; then
-		echo "# killswitch_test.sh: $PASS passed, $FAIL failed"
-	else
-		echo "$PASS passed, $FAIL failed"
-	fi
-	[ "$FAIL" -eq 0 ]
-	exit $?
-}
-
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 [ -n "$KSW" ] && [ -x "$KSW" ] || { echo "ksw not built: run make in selftests/" >&2; exit 2; }
-mountpoint -q /sys/kernel/security 2>/dev/null || mount -t securityfs securityfs /sys/kernel/security
-mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug
+grep -q ' /sys/kernel/security ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security
+grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
 
 # --- load ----------------------------------------------------------------
 rmmod test_killswitch 2>/dev/null
@@ -323,8 +256,9 @@ if modprobe algif_skcipher 2>/dev/null; then
 	expect "AF_ALG round trip before" "OK" "$("$KSW" alg)"
 	expect "engage af_alg_sendmsg -1" "OK" "$(ctl 'engage af_alg_sendmsg -1')"
 	expect "AF_ALG refused while engaged" "EPERM" "$("$KSW" alg)"
-	rmmod algif_skcipher af_alg 2>/dev/null
-	rmmod algif_aead algif_hash algif_rng af_alg 2>/dev/null
+	for m in algif_skcipher algif_aead algif_hash algif_rng af_alg; do
+		rmmod $m 2>/dev/null
+	done
 	expect "af_alg unloaded" "gone" "$(grep -q '^af_alg ' /proc/modules && echo loaded || echo gone)"
 	expect "engagement dropped with af_alg" "" "$(listing)"
 	expect_match "mitigation lost: module af_alg" \

@@ -12,4 +12,5 @@ void ks_override_function_with_return(struct pt_regs *regs)
 {
 	instruction_pointer_set(regs, procedure_link_pointer(regs));
 }
+
 NOKPROBE_SYMBOL(ks_override_function_with_return);

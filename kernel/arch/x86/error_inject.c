@@ -17,4 +17,5 @@ void ks_override_function_with_return(struct pt_regs *regs)
 {
 	regs->ip = (unsigned long)&ks_just_return;
 }
+
 NOKPROBE_SYMBOL(ks_override_function_with_return);
