@@ -170,7 +170,7 @@ func Run(ctx context.Context, o Options) (vmproto.Tally, error) {
 		r := newKernelReport(l, h.width, h.out, o.Verbose)
 		if err := prepErr[l]; err != nil {
 			r.problem(err.Error())
-			r.out.Println(r.prefix + "not ok - " + err.Error())
+			r.report()
 		} else {
 			h.runKernel(ctx, kernels[l], guests[kernels[l].Arch.Name], r)
 		}
@@ -337,13 +337,14 @@ func (h *harness) runKernel(ctx context.Context, k *Kernel, g *guestFiles, r *ke
 	initrd, err := h.prepareInitrd(ctx, k, g, dir)
 	if err != nil {
 		r.problem(err.Error())
-		r.out.Println(r.prefix + "not ok - " + err.Error())
+		r.report()
 		return
 	}
 	consolePath := filepath.Join(dir, "console.log")
 	consoleFile, err := os.Create(consolePath)
 	if err != nil {
 		r.problem(fmt.Sprintf("creating console log: %v", err))
+		r.report()
 		return
 	}
 	var console io.Writer = consoleFile
@@ -354,6 +355,7 @@ func (h *harness) runKernel(ctx context.Context, k *Kernel, g *guestFiles, r *ke
 	if err != nil {
 		consoleFile.Close()
 		r.problem(fmt.Sprintf("creating results log: %v", err))
+		r.report()
 		return
 	}
 	defer resultsFile.Close()
@@ -389,7 +391,11 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	case err != nil:
 		return "", err
 	}
-	mods, err := NewModuleSet(k, h.o.StockModules, kos)
+	stock := h.o.StockModules
+	if k.StockModules != nil {
+		stock = k.StockModules
+	}
+	mods, err := NewModuleSet(k, stock, kos)
 	if err != nil {
 		return "", err
 	}

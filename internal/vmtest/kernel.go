@@ -28,6 +28,9 @@ type Kernel struct {
 	KDIR string
 	// Cmdline is added to the kernel command line (e.g. lockdown=integrity).
 	Cmdline []string
+	// StockModules, when not nil, replaces the run's stock module list for
+	// this kernel (a custom kernel may build in or leave out some of them).
+	StockModules []string
 }
 
 // Source acquires one kernel, downloading or building it when the cache does

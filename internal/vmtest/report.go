@@ -135,8 +135,21 @@ func (r *kernelReport) finish(o vmOutcome, boot time.Time, consoleLines []string
 	if !r.first.IsZero() {
 		r.out.Printf("%sboot %.1fs, run %.1fs", r.prefix, r.first.Sub(boot).Seconds(), o.Elapsed.Seconds())
 	}
+	r.report()
+}
+
+// report prints the run-level problems and the kernel's result line. A
+// multi-line problem (a failed build's output) prints as comments after its
+// first line.
+func (r *kernelReport) report() {
 	for _, p := range r.problems {
-		r.out.Println(r.prefix + "not ok - " + p.msg)
+		first, rest, _ := strings.Cut(p.msg, "\n")
+		r.out.Println(r.prefix + "not ok - " + first)
+		for _, l := range strings.Split(rest, "\n") {
+			if l != "" {
+				r.out.Println(r.prefix + "# " + l)
+			}
+		}
 		for _, d := range p.details {
 			r.out.Println(r.prefix + "# kernel: " + d)
 		}
