@@ -1,7 +1,7 @@
 // Command ks-testkernel builds (or finds in the cache) a project test kernel
 // and prints where its pieces are.
 //
-//	ks-testkernel [-variant base|debug] [-fragments test/kernels] [-j N] [-json] [-cached]
+//	ks-testkernel [-variant base|debug] [-fragments test/kernels] [-j N] [-json] [-cached|-prune]
 //
 // The cache is $KS_CACHE/kernels (default /var/cache/killswitch/kernels).
 // With -cached it only reports a complete cached build and fails otherwise.
@@ -31,12 +31,24 @@ func run() int {
 	flag.IntVar(&opts.Jobs, "j", runtime.NumCPU(), "parallel make jobs")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	cachedOnly := flag.Bool("cached", false, "do not build; fail unless a complete build is cached")
+	prune := flag.Bool("prune", false, "remove cached builds of this variant other than the current one, then exit")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "ks-testkernel: unexpected arguments:", flag.Args())
 		return 2
 	}
 	opts.Log = os.Stderr
+	if *prune {
+		removed, err := testkernel.Prune(opts)
+		for _, d := range removed {
+			fmt.Println("removed", d)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ks-testkernel:", err)
+			return 1
+		}
+		return 0
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -98,6 +98,41 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	return b.build(ctx)
 }
 
+// Prune removes cached builds of opts' variant other than the one opts
+// would use now (older sources, fragments or compilers), and returns what
+// it removed. Each build takes about a gigabyte.
+func Prune(opts Options) ([]string, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := filepath.Glob(filepath.Join(b.opts.Cache, "kernels", "*-"+b.opts.Variant+"-*"))
+	if err != nil {
+		return nil, fmt.Errorf("list cached kernels: %w", err)
+	}
+	var removed []string
+	for _, d := range dirs {
+		if d == b.dir || buildingNow(d) {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return removed, fmt.Errorf("remove stale kernel: %w", err)
+		}
+		removed = append(removed, d)
+	}
+	return removed, nil
+}
+
+// buildingNow guesses whether another process is building into dir: its
+// log was written in the last hour and the stamp is missing.
+func buildingNow(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, stampName)); err == nil {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(dir, "build.log"))
+	return err == nil && time.Since(fi.ModTime()) < time.Hour
+}
+
 type builder struct {
 	opts      Options
 	version   string   // source package version
