@@ -16,7 +16,7 @@ import (
 // isBuildOutput matches kbuild/compiler products: they are never copied into
 // a fresh build directory, so a developer's in-tree build cannot leak into ours.
 func isBuildOutput(name string) bool {
-	for _, pat := range []string{"*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers", "modules.order", "*.a", "*.dwo", ".tmp_versions"} {
+	for _, pat := range []string{"*.o", "*.ko", "*.mod", "*.mod.c", ".*.cmd", "*.symvers", "modules.order", "*.a", "*.dwo", ".tmp_versions", "ksw"} {
 		if ok, _ := filepath.Match(pat, name); ok {
 			return true
 		}
