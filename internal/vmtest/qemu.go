@@ -40,6 +40,7 @@ func (c vmConfig) cmdline() string {
 		"ks.results=" + k.Arch.ResultsDevice,
 		"ks.suite_timeout=" + strconv.Itoa(int(c.SuiteTimeout/time.Second)),
 	}
+	args = append(args, k.Arch.Cmdline...)
 	return strings.Join(append(args, k.Cmdline...), " ")
 }
 

@@ -72,7 +72,7 @@ func TestQEMUArgs(t *testing.T) {
 	for _, want := range []string{
 		"-accel tcg -cpu max", "-m 2048 -smp 2", "-nographic -no-reboot",
 		"-kernel /c/vmlinuz -initrd /r/initramfs.cpio.gz",
-		"console=ttyS0 panic=-1", "ks.label=debian-6.1 ks.arch=x86_64 ks.results=/dev/ttyS1 ks.suite_timeout=90 lockdown=integrity",
+		"console=ttyS0 panic=-1", "ks.label=debian-6.1 ks.arch=x86_64 ks.results=/dev/ttyS1 ks.suite_timeout=90 no_timer_check lockdown=integrity",
 		"-serial mon:stdio -chardev file,id=results,path=/dev/fd/3 -serial chardev:results",
 	} {
 		if !strings.Contains(args, want) {
