@@ -11,6 +11,8 @@
  *   ksw asuser UID CMD...    become UID (and GID UID), exec CMD
  *   ksw userns CMD...        new user namespace mapping 0 to 0, exec CMD
  *   ksw getuid               the getuid() syscall's answer, uncached
+ *   ksw getpriority          the raw getpriority(PRIO_PROCESS, 0) syscall
+ *                            result (20 - nice), or the errno name
  *   ksw socket FAMILY TYPE   socket(2): OK or the errno name
  *   ksw alg [NAME KEYLEN]    AF_ALG skcipher round trip (cbc(aes), built in
  *                            on Debian's kernels)
@@ -293,7 +295,7 @@ static int repeat(int n, char **argv)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: ksw write|read|nocap|asuser|userns|getuid|socket|alg|aead|repeat ... (see ksw.c)\n");
+	fprintf(stderr, "usage: ksw write|read|nocap|asuser|userns|getuid|getpriority|socket|alg|aead|repeat ... (see ksw.c)\n");
 	return 2;
 }
 
@@ -308,6 +310,16 @@ int main(int argc, char **argv)
 		return cmd_read(argv[2]);
 	if (!strcmp(cmd, "getuid") && argc == 2) {
 		printf("%ld\n", syscall(SYS_getuid));
+		return 0;
+	}
+	if (!strcmp(cmd, "getpriority") && argc == 2) {
+		/* The raw syscall: glibc would turn 20 - nice back into nice. */
+		long r = syscall(SYS_getpriority, 0 /* PRIO_PROCESS */, 0);
+
+		if (r < 0)
+			print_errno(errno);
+		else
+			printf("%ld\n", r);
 		return 0;
 	}
 	if (!strcmp(cmd, "socket") && argc == 4) {
