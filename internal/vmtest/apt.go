@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -14,7 +15,21 @@ type debPackage struct {
 	Name, Version, Arch string
 }
 
-func (p debPackage) String() string { return p.Name + "=" + p.Version }
+// String is the package as apt-get download takes it. A foreign package
+// (another architecture than the host's, through dpkg multiarch) carries its
+// architecture: the unqualified name would select the host's package.
+func (p debPackage) String() string {
+	if p.foreign() {
+		return p.Name + ":" + p.Arch + "=" + p.Version
+	}
+	return p.Name + "=" + p.Version
+}
+
+// foreign reports whether the package is built for another architecture
+// than the host's. Debian and Go name amd64 and arm64 alike.
+func (p debPackage) foreign() bool {
+	return p.Arch != "" && p.Arch != "all" && p.Arch != runtime.GOARCH
+}
 
 // filename is the name apt-get download gives the .deb (an epoch's colon is
 // URL-escaped).
@@ -160,10 +175,14 @@ func showPackages(ctx context.Context, apt aptClient, pkgs ...string) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("looking up %s with apt-cache (run apt-get update?): %w", strings.Join(pkgs, " "), err)
 	}
+	// Indexed by name and by name:arch, so that callers can look up
+	// packages they asked for with a multiarch qualifier.
 	byName := map[string]stanza{}
 	for _, s := range parseStanzas(out) {
-		if _, dup := byName[s["Package"]]; !dup {
-			byName[s["Package"]] = s
+		for _, key := range []string{s["Package"], s["Package"] + ":" + s["Architecture"]} {
+			if _, dup := byName[key]; !dup {
+				byName[key] = s
+			}
 		}
 	}
 	for _, p := range pkgs {

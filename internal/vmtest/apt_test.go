@@ -21,14 +21,20 @@ type fakeApt struct {
 func newFakeApt(t *testing.T) *fakeApt {
 	t.Helper()
 	f := &fakeApt{t: t, show: map[string]string{}}
-	for _, file := range []string{"show-meta-6.1.txt", "show-6.1.txt", "show-6.1-deps.txt", "show-6.12.txt", "show-6.12-deps.txt"} {
+	for _, file := range []string{"show-meta-6.1.txt", "show-6.1.txt", "show-6.1-deps.txt", "show-6.12.txt", "show-6.12-deps.txt",
+		"show-meta-6.1-arm64.txt", "show-6.1-arm64.txt", "show-busybox-arm64.txt"} {
 		data, err := os.ReadFile("testdata/apt/" + file)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, para := range strings.Split(string(data), "\n\n") {
 			for _, s := range parseStanzas(para) {
-				f.show[s["Package"]] = para + "\n"
+				// Like apt on an amd64 host with arm64 added: a bare
+				// name is the native package, name:arch any.
+				if a := s["Architecture"]; a == "amd64" || a == "all" {
+					f.show[s["Package"]] = para + "\n"
+				}
+				f.show[s["Package"]+":"+s["Architecture"]] = para + "\n"
 			}
 		}
 	}

@@ -12,12 +12,19 @@ import (
 
 // debianKernel is the exact set of packages that make one Debian kernel
 // bootable (image) and buildable against (headers, common headers, kbuild).
+// Busybox, when set, is a static busybox for the kernel's architecture,
+// unpacked with the kernel (a foreign architecture cannot use the host's).
 type debianKernel struct {
 	Image, Headers, Common, Kbuild debPackage
+	Busybox                        debPackage
 }
 
 func (k debianKernel) packages() []debPackage {
-	return []debPackage{k.Image, k.Headers, k.Common, k.Kbuild}
+	pkgs := []debPackage{k.Image, k.Headers, k.Common, k.Kbuild}
+	if k.Busybox.Name != "" {
+		pkgs = append(pkgs, k.Busybox)
+	}
+	return pkgs
 }
 
 // stamp is written last into a complete extraction; a different stamp
@@ -36,6 +43,8 @@ func (k debianKernel) stamp() string {
 type debianSource struct {
 	label   string
 	resolve func(ctx context.Context, apt aptClient) (debianKernel, error)
+	// arch describes the machine of an unpacked tree (X86_64 when nil).
+	arch func(root string) Arch
 }
 
 // Debian61 is bookworm's default kernel: whatever linux-image-amd64 and
@@ -256,9 +265,13 @@ func (s *debianSource) kernel(root string) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	arch := X86_64()
+	if s.arch != nil {
+		arch = s.arch(root)
+	}
 	k := &Kernel{
 		Label:      s.label,
-		Arch:       X86_64(),
+		Arch:       arch,
 		Release:    release,
 		Image:      filepath.Join(root, "boot", "vmlinuz-"+release),
 		ModulesDir: filepath.Join(root, "lib", "modules", release),

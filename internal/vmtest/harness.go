@@ -252,9 +252,9 @@ func (h *harness) buildGuest(ctx context.Context, arch Arch, suites []suite) (*g
 	if err := checkStatic(arch.Busybox, "install busybox-static"); err != nil {
 		return nil, err
 	}
-	list, err := output(ctx, "", arch.Busybox, "--list-full")
+	list, err := listBusybox(ctx, arch)
 	if err != nil {
-		return nil, fmt.Errorf("listing busybox applets: %w", err)
+		return nil, err
 	}
 	g := &guestFiles{
 		busybox:  arch.Busybox,

@@ -62,13 +62,14 @@ type Catalog map[string]Source
 // (internal/testkernel) or other architectures here.
 func DefaultCatalog() Catalog {
 	return Catalog{
-		"debian-6.1":  Debian61(),
-		"debian-6.12": Debian612(),
+		"debian-6.1":       Debian61(),
+		"debian-6.12":      Debian612(),
+		"debian-6.1-arm64": Debian61Arm64(),
 	}
 }
 
 // DefaultKernels is what runs when -kernels is not given.
-const DefaultKernels = "debian-6.1,debian-6.12"
+const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64"
 
 // Lookup resolves a comma-separated list of labels, in order.
 func (c Catalog) Lookup(labels string) ([]string, error) {
