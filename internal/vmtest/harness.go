@@ -281,12 +281,17 @@ func (h *harness) buildGuest(ctx context.Context, arch Arch, suites []suite) (*g
 		case s.Script != "":
 			g.suites[s.Name] = s.Script
 		case s.Selftest:
-			dir, err := buildSelftests(ctx, h.env, h.o.Repo, arch)
-			if err != nil {
-				return nil, err
-			}
-			g.selftestDir = dir
+			g.runSelftest = true
 		}
+	}
+	// Every shell suite sources /ks/selftests/lib.sh and uses ksw, so the
+	// selftests go into the image even when 10-selftest itself is not run.
+	switch dir, err := buildSelftests(ctx, h.env, h.o.Repo, arch); {
+	case errors.Is(err, errNotYet):
+	case err != nil:
+		return nil, err
+	default:
+		g.selftestDir = dir
 	}
 	if !suitesInclude(suites, selftestSuite) && h.o.Suites == "" {
 		h.note("selftests/%s is not in the tree yet: no %s suite", selftestScript, selftestSuite)

@@ -18,6 +18,8 @@ type guestFiles struct {
 	suites   map[string]string // suite name -> host path
 	// selftestDir is the built copy of selftests/ ("" when absent).
 	selftestDir string
+	// runSelftest installs the seed selftest as a suite of its own.
+	runSelftest bool
 	// libDir is test/vm/lib ("" when absent).
 	libDir string
 }
@@ -91,8 +93,10 @@ func (g *guestFiles) addSuites(f *Initramfs) error {
 		}
 	}
 	if g.selftestDir != "" {
-		if err := f.AddData("ks/suites/"+selftestSuite, 0o755, []byte(selftestWrapper)); err != nil {
-			return err
+		if g.runSelftest {
+			if err := f.AddData("ks/suites/"+selftestSuite, 0o755, []byte(selftestWrapper)); err != nil {
+				return err
+			}
 		}
 		skip := func(name string) bool {
 			for _, pat := range []string{"*.c", "*.h", "*.o", "Makefile", ".*"} {
