@@ -18,11 +18,16 @@ import (
 
 // DefaultStockModules are the distribution modules every VM gets (with their
 // dependencies): the crypto user API and ESP/XFRM for the CVE demonstrators,
-// veth and bridge for network namespaces, kTLS.
+// veth and bridge for network namespaces, kTLS, and the crypto templates
+// AEAD and ESP transforms use (gcm(aes), rfc4106, authenc(hmac,cbc)). The
+// kernel finds templates at run time through request_module("crypto-gcm"),
+// not through modules.dep, so they must be listed here; the generated
+// modules.alias lets modprobe resolve those requests.
 func DefaultStockModules() []string {
 	return []string{
 		"af_alg", "algif_skcipher", "algif_aead", "algif_hash",
 		"esp4", "esp6", "xfrm_user", "xfrm_algo", "veth", "tls", "bridge",
+		"gcm", "ghash_generic", "ctr", "seqiv", "echainiv", "authenc", "authencesn",
 	}
 }
 
