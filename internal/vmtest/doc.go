@@ -33,8 +33,8 @@
 //
 // # In-VM contract
 //
-// What suites can rely on is written down in notes/LAYOUT.md ("In-VM
-// contract"); package guest implements the inside. In short: busybox,
+// What suites can rely on is written down in test/vm/README.md; package
+// guest implements the inside. In short: busybox,
 // proc/sys/devtmpfs/devpts/tmpfs, securityfs, debugfs, tracefs and bpffs
 // mounted; modules present but not loaded; suites run as root in lexical
 // order with cwd /ks and KS_KERNEL, KS_ARCH set; results on stdout as
