@@ -1,0 +1,393 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/ksfs"
+	"github.com/killswitch/killswitch/internal/policy"
+)
+
+// ModuleName is the kernel module the agent loads when it is absent.
+const ModuleName = "killswitch"
+
+// Defaults for Config.
+const (
+	DefaultPolicyPath = "/etc/killswitch/policy.yaml"
+	DefaultStateDir   = "/run/killswitchd"
+	DefaultInterval   = 10 * time.Second
+	// debounce lets an editor or a config manager finish writing the
+	// policy before it is read.
+	debounce = 200 * time.Millisecond
+	// moduleReady bounds the wait for a freshly loaded killswitch to
+	// finish its init and create its files.
+	moduleReady = 5 * time.Second
+	// refusalTTL is how long a pre-flight refusal is remembered before
+	// pre-flight runs again (module events and policy changes forget it
+	// at once).
+	refusalTTL = time.Minute
+)
+
+// Config is what an Agent needs from its caller.
+type Config struct {
+	// PolicyPath is the policy file (DefaultPolicyPath).
+	PolicyPath string
+	// StateDir holds the ownership records (DefaultStateDir).
+	StateDir string
+	// FS is the host: hostfs.Dir("/").
+	FS hostfs.FS
+	// Catalog resolves CVE entries; nil for none.
+	Catalog policy.Catalog
+	// Modprobe loads a kernel module (Modprobe runs modprobe(8)).
+	Modprobe func(ctx context.Context, module string) error
+	// LoadModule has the agent modprobe killswitch when it is absent and
+	// the policy asks for something.
+	LoadModule bool
+	// Interval is the full resync period (DefaultInterval): the policy
+	// file and the module are also watched, this catches what events
+	// miss.
+	Interval time.Duration
+	// Log receives every action, with the policy version.
+	Log *slog.Logger
+	// Now tells the time (time.Now).
+	Now func() time.Time
+	// Registerer receives the agent's metrics; nil for none.
+	Registerer prometheus.Registerer
+	// Events, when not nil, replaces the host's watchers (policy file,
+	// module uevents): tests send on it to trigger reconciles.
+	Events <-chan Event
+}
+
+// Event wakes the agent.
+type Event struct {
+	// Policy: the policy file may have changed.
+	Policy bool
+	// Module names a kernel module that was added or removed.
+	Module string
+	Action string // "add" or "remove"
+}
+
+// Agent keeps the module's engagements as the policy says.
+type Agent struct {
+	cfg       Config
+	client    *ksfs.Client
+	kernel    policy.Kernel
+	bootID    string
+	statePath string
+	log       *slog.Logger
+
+	// Owned by the loop goroutine.
+	st         *state
+	pol        *policy.Policy
+	polHash    [sha256.Size]byte
+	polRead    bool
+	moduleGen  uint64
+	refused    map[string]refusal
+	warned     map[string]bool
+	statuses   statusSet
+	failures   map[string]string
+	nextExpiry time.Time
+	// reported is the policy version and outcome last logged.
+	reported string
+
+	// mu guards what the metrics collector reads.
+	mu   sync.Mutex
+	view view
+
+	metrics *metrics
+}
+
+type refusal struct {
+	reason string
+	gen    uint64
+	at     time.Time
+}
+
+// view is what the metrics show of the agent.
+type view struct {
+	// policyVersion is the valid policy in force, loaded at loadedAt.
+	policyVersion string
+	loadedAt      time.Time
+	// policyValid: the file parsed when last read.
+	policyValid bool
+	// applied: the last reconcile met every applicable target without
+	// a problem; appliedVersion was first so at appliedAt.
+	applied        bool
+	appliedVersion string
+	appliedAt      time.Time
+	statuses       []Status
+	owned          map[string]string // symbol -> entry
+	lastReconcile  time.Time
+}
+
+// New prepares an agent: it reads the kernel's identity and the ownership
+// records, but changes nothing.
+func New(cfg Config) (*Agent, error) {
+	if cfg.FS == nil {
+		cfg.FS = hostfs.Dir("/")
+	}
+	if cfg.PolicyPath == "" {
+		cfg.PolicyPath = DefaultPolicyPath
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Modprobe == nil {
+		cfg.Modprobe = Modprobe
+	}
+	if cfg.Catalog == nil {
+		cfg.Catalog = policy.NoCatalog{}
+	}
+	k, err := readKernel(cfg.FS)
+	if err != nil {
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
+	a := &Agent{
+		cfg:       cfg,
+		client:    ksfs.New(cfg.FS),
+		kernel:    k,
+		bootID:    readBootID(cfg.FS),
+		statePath: filepath.Join(cfg.StateDir, StateFile),
+		log:       cfg.Log,
+		refused:   map[string]refusal{},
+		warned:    map[string]bool{},
+		statuses:  statusSet{},
+		failures:  map[string]string{},
+	}
+	st, note := loadState(a.statePath, a.bootID)
+	a.st = st
+	if note != "" {
+		a.log.Warn(note)
+	}
+	a.metrics = newMetrics(a)
+	if cfg.Registerer != nil {
+		if err := a.metrics.register(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("start agent: register metrics: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Kernel is the kernel the agent selects entries for.
+func (a *Agent) Kernel() policy.Kernel { return a.kernel }
+
+// Modprobe loads a kernel module with modprobe(8).
+func Modprobe(ctx context.Context, module string) error {
+	out, err := exec.CommandContext(ctx, "modprobe", module).CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = "no output"
+		}
+		return fmt.Errorf("modprobe %s: %w: %s", module, err, msg)
+	}
+	return nil
+}
+
+// Run applies the policy and keeps it applied until ctx ends. Stopping the
+// agent changes nothing in the kernel: mitigations stay engaged.
+func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info("killswitchd starting", "kernel", a.kernel.String(), "policy", a.cfg.PolicyPath,
+		"state", a.statePath, "owned", len(a.st.Owned), "interval", a.cfg.Interval)
+	events := a.cfg.Events
+	if events == nil {
+		ch := make(chan Event, 64)
+		if err := watchPolicy(ctx, a.cfg.PolicyPath, ch); err != nil {
+			a.log.Warn("not watching the policy file; it is re-read every interval", "err", err, "interval", a.cfg.Interval)
+		}
+		if err := watchModules(ctx, ch); err != nil {
+			a.log.Warn("not listening to module events; module reloads are noticed every interval", "err", err, "interval", a.cfg.Interval)
+		}
+		events = ch
+	}
+
+	a.readPolicy("startup")
+	a.reconcile(ctx, "startup")
+
+	tick := time.NewTicker(a.cfg.Interval)
+	defer tick.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	var policyDue <-chan time.Time
+	for {
+		a.armExpiry(expiry)
+		select {
+		case <-ctx.Done():
+			a.log.Info("killswitchd stopping: engagements stay as they are", "owned", len(a.st.Owned), "policy_version", a.version())
+			return nil
+		case ev := <-events:
+			switch {
+			case ev.Policy:
+				if policyDue == nil {
+					policyDue = time.After(debounce)
+				}
+			case ev.Module != "":
+				a.moduleEvent(ctx, ev)
+			}
+		case <-policyDue:
+			policyDue = nil
+			if a.readPolicy("file changed") {
+				a.reconcile(ctx, "policy")
+			}
+		case <-expiry.C:
+			a.reconcile(ctx, "expiry")
+		case <-tick.C:
+			a.readPolicy("resync")
+			a.reconcile(ctx, "resync")
+		}
+	}
+}
+
+// armExpiry sets the timer to the next expiry, so entries end on time.
+func (a *Agent) armExpiry(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	d := time.Hour
+	if !a.nextExpiry.IsZero() {
+		d = max(a.nextExpiry.Sub(a.cfg.Now()), 0)
+	}
+	t.Reset(d)
+}
+
+// moduleEvent reacts to a module uevent: killswitch itself coming or
+// going, or a module a target waits for.
+func (a *Agent) moduleEvent(ctx context.Context, ev Event) {
+	a.moduleGen++
+	if ev.Module == ModuleName && ev.Action == "add" {
+		a.waitModule(ctx)
+	}
+	a.reconcile(ctx, "module "+ev.Module+" "+ev.Action)
+}
+
+// waitModule waits for a freshly loaded killswitch to finish its init.
+func (a *Agent) waitModule(ctx context.Context) {
+	deadline := time.Now().Add(moduleReady)
+	for time.Now().Before(deadline) {
+		if a.client.Loaded() && moduleState(a.cfg.FS, ModuleName) != "coming" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// readPolicy reads the policy file and, if it changed and is valid, makes
+// it the policy. It reports whether the policy changed. An invalid file
+// changes nothing: the last valid policy stays.
+func (a *Agent) readPolicy(why string) bool {
+	data, err := os.ReadFile(a.cfg.PolicyPath)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w (write one, even with entries: [], to start; nothing is changed meanwhile)", err)
+		}
+		a.policyFailed(fmt.Errorf("read policy: %w", err), nil)
+		return false
+	}
+	sum := sha256.Sum256(data)
+	if a.polRead && sum == a.polHash {
+		return false
+	}
+	a.polRead, a.polHash = true, sum
+	pol, err := policy.Parse(data, a.cfg.Catalog)
+	if err != nil {
+		a.policyFailed(err, data)
+		return false
+	}
+	old := a.version()
+	a.pol = pol
+	a.refused = map[string]refusal{}
+	a.warned = map[string]bool{}
+	a.mu.Lock()
+	a.view.policyValid = true
+	a.view.policyVersion = pol.Version
+	a.view.loadedAt = a.cfg.Now()
+	a.mu.Unlock()
+	delete(a.failures, "policy")
+	a.log.Info("policy loaded", "policy_version", pol.Version, "previous_version", old,
+		"entries", len(pol.Entries), "exclusive", pol.Exclusive, "file", a.cfg.PolicyPath, "trigger", why)
+	return true
+}
+
+func (a *Agent) policyFailed(err error, data []byte) {
+	a.metrics.policyErrors.Inc()
+	a.mu.Lock()
+	a.view.policyValid = false
+	a.mu.Unlock()
+	msg := err.Error()
+	if a.failures["policy"] == msg {
+		return
+	}
+	a.failures["policy"] = msg
+	keep := "no policy is applied yet: nothing is changed"
+	if a.pol != nil {
+		keep = "policy version " + a.pol.Version + " stays applied"
+	}
+	args := []any{"err", msg, "file", a.cfg.PolicyPath, "kept", keep}
+	if data != nil {
+		args = append(args, "sha256", fmt.Sprintf("%x", sha256.Sum256(data)))
+	}
+	a.log.Error("policy rejected", args...)
+}
+
+func (a *Agent) version() string {
+	if a.pol == nil {
+		return ""
+	}
+	return a.pol.Version
+}
+
+// logger is the log with the policy version on every line.
+func (a *Agent) logger() *slog.Logger {
+	return a.log.With("policy_version", a.version())
+}
+
+// instance identifies the loaded killswitch module: the inode of
+// /sys/module/killswitch, which sysfs numbers anew on every load. 0 when
+// not loaded or not known.
+func (a *Agent) instance() uint64 {
+	fi, err := a.cfg.FS.Stat(sysModuleDir + ModuleName)
+	if err != nil {
+		return 0
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+// ReconcileOnce reads the policy and reconciles once, for tools and tests.
+func (a *Agent) ReconcileOnce(ctx context.Context) []Status {
+	a.readPolicy("once")
+	a.reconcile(ctx, "once")
+	return a.statuses.sorted()
+}
