@@ -325,7 +325,9 @@ func TestModuleReload(t *testing.T) {
 func TestModuleNotLoadable(t *testing.T) {
 	e := newEnv(t)
 	e.m.Unload()
-	e.a.cfg.Modprobe = func(context.Context, string) error { return fmt.Errorf("modprobe killswitch: exit status 1: FATAL: Module killswitch not found") }
+	e.a.cfg.Modprobe = func(context.Context, string) error {
+		return fmt.Errorf("modprobe killswitch: exit status 1: FATAL: Module killswitch not found")
+	}
 	e.setPolicy("1", "entries:\n  - {symbol: ks_test_vuln, retval: -5}\n")
 	e.expect("statuses", e.reconcile(), "ks_test_vuln/ks_test_vuln=waiting")
 	e.reconcile()
@@ -519,7 +521,9 @@ func TestCVEEntries(t *testing.T) {
 		{Symbol: "esp6_input", Verb: ksfs.VerbEngage, Retval: -22, Module: "esp6"},
 	}}, "CVE-2026-31431": {CVE: "CVE-2026-31431", Actions: []policy.Action{
 		{Symbol: "af_alg_sendmsg", Verb: ksfs.VerbEngage, Retval: -1, Module: "af_alg"},
-	}, Fixed: func(k policy.Kernel) bool { return k.Version.Compare(policy.Version{Major: 6, Minor: 1, Patch: 150}) >= 0 }}}
+	}, Fixed: func(k policy.Kernel) bool {
+		return k.Version.Compare(policy.Version{Major: 6, Minor: 1, Patch: 150}) >= 0
+	}}}
 	e.start()
 	e.setPolicy("1", "entries:\n  - {cve: CVE-2026-43284, load: true}\n  - cve: CVE-2026-31431\n")
 	e.expect("statuses", e.reconcile(), "CVE-2026-31431/af_alg_sendmsg=fixed CVE-2026-43284/esp6_input=engaged CVE-2026-43284/esp_input=engaged")
