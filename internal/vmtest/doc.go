@@ -16,7 +16,8 @@
 //     $KS_CACHE/build/<label>-<release>/ (kbuild writes into its source
 //     directory), selftests/ for the architecture, and the guest's Go
 //     programs statically (CGO_ENABLED=0): ks-vminit as /init,
-//     cmd/killswitch and cmd/ks-bpf-load when they exist, Go suites.
+//     cmd/killswitch, cmd/ks-bpf-load and cmd/killswitchd when they exist,
+//     Go suites.
 //  3. Write a gzip'd newc initramfs: static busybox with its applet links,
 //     the stock modules the suites need (DefaultStockModules) decompressed
 //     with their dependency closure and a regenerated modules.dep and
