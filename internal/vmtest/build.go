@@ -180,7 +180,9 @@ func buildGo(ctx context.Context, env *Env, goTool, repo, outDir string, arch Ar
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", outDir, err)
 	}
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", outDir + "/"}
+	// No VCS stamping: a checkout owned by another user than the one
+	// running the tests would make go build fail.
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", outDir + "/"}
 	out := map[string]string{}
 	names := map[string]string{}
 	for _, b := range bins {

@@ -3,6 +3,7 @@ package vmtest
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -26,21 +27,29 @@ func (p *printer) Printf(format string, args ...any) {
 	p.Println(fmt.Sprintf(format, args...))
 }
 
-// prefixWriter turns a byte stream into prefixed lines on a printer.
+// ansiRE matches terminal control sequences (the firmware clears the
+// screen on the serial console); they are dropped from displayed lines.
+var ansiRE = regexp.MustCompile(`\x1b(\[[0-9;?]*[A-Za-z]|[c()][0-9A-Za-z]?)`)
+
+// prefixWriter turns a byte stream into prefixed lines on a printer. It may
+// be shared by goroutines (kernels are acquired concurrently).
 type prefixWriter struct {
 	p      *printer
 	prefix string
+	mu     sync.Mutex
 	buf    []byte
 }
 
 func (w *prefixWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.buf = append(w.buf, b...)
 	for {
 		i := strings.IndexByte(string(w.buf), '\n')
 		if i < 0 {
 			return len(b), nil
 		}
-		w.p.Println(w.prefix + strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.p.Println(w.prefix + ansiRE.ReplaceAllString(strings.TrimRight(string(w.buf[:i]), "\r"), ""))
 		w.buf = w.buf[i+1:]
 	}
 }

@@ -89,7 +89,7 @@ func (e errString) Error() string { return string(e) }
 func TestPrefixWriter(t *testing.T) {
 	var buf bytes.Buffer
 	w := &prefixWriter{p: &printer{w: &buf}, prefix: "> "}
-	w.Write([]byte("one\r\ntw"))
+	w.Write([]byte("\x1bc\x1b[?7l\x1b[2Jone\r\ntw"))
 	w.Write([]byte("o\nthree"))
 	if got := buf.String(); got != "> one\n> two\n" {
 		t.Errorf("prefixWriter wrote %q", got)
