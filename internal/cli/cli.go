@@ -234,6 +234,8 @@ error, module not loaded, I/O error).`,
 		a.checkCommand(),
 		a.doctorCommand(),
 		a.saveCommand(),
+		a.mitigationsCommand(),
+		a.mitigateCommand(),
 	)
 	return root
 }
