@@ -267,6 +267,7 @@ func (h *harness) buildGuest(ctx context.Context, arch Arch, suites []suite) (*g
 	for _, b := range []goBinary{
 		{Pkg: "./cmd/killswitch", Dest: "usr/bin/killswitch"},
 		{Pkg: "./cmd/ks-bpf-load", Dest: "usr/sbin/ks-bpf-load"},
+		{Pkg: "./cmd/ks-demo", Dest: "usr/bin/ks-demo"},
 		{Pkg: "./cmd/killswitchd", Dest: "usr/sbin/killswitchd"},
 	} {
 		if gofiles, _ := filepath.Glob(filepath.Join(h.o.Repo, b.Pkg, "*.go")); len(gofiles) == 0 {
