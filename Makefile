@@ -8,6 +8,8 @@
 #   make vmtest       the VM suites only; e.g.
 #                     make vmtest VMTEST_FLAGS="-kernels debian-6.12 -suites '00-*' -verbose"
 #   make lint         gofmt and staticcheck
+#   make demo         boot Debian's stock 6.1 kernel in QEMU and walk through two
+#                     CVE incidents: exposed, killswitch mitigate, blocked, undone
 #   make clean
 #
 # KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/.
@@ -27,7 +29,7 @@ GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath
 export KS_CACHE
 
 .PHONY: all modules selftests go install install-modules install-bin \
-	test deps vet unit vmtest lint clean
+	test deps vet unit vmtest lint clean demo
 
 all: modules selftests go
 
@@ -92,3 +94,13 @@ clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C kernel KDIR=$(KDIR) clean; \
 		else echo "clean: no kernel tree at $(KDIR); kernel/ left as is (pass KDIR=)"; fi
 	$(MAKE) -C selftests clean
+
+# The README's first command: one boot of the stock Debian 6.1 kernel, the
+# 51-demos suite told step by step (what is typed, what it prints), a
+# success line, non-zero on any failure.
+demo: deps go
+	@start=$$(date +%s); \
+	GO=$(GO) $(GO) run ./cmd/ks-vmtest -kernels debian-6.1 -suites 51-demos $(VMTEST_FLAGS); rc=$$?; \
+	secs=$$(( $$(date +%s) - start )); \
+	if [ $$rc = 0 ]; then echo "make demo: PASSED in $${secs}s: killswitch mitigated Copy Fail and Dirty Frag on Debian's 6.1 kernel and gave the code back"; \
+	else echo "make demo: FAILED (exit $$rc) after $${secs}s: see the lines above"; fi; exit $$rc

@@ -28,6 +28,9 @@ func DefaultStockModules() []string {
 		"af_alg", "algif_skcipher", "algif_aead", "algif_hash",
 		"esp4", "esp6", "xfrm_user", "xfrm_algo", "veth", "tls", "bridge",
 		"gcm", "ghash_generic", "ctr", "seqiv", "echainiv", "authenc", "authencesn",
+		// Small modules holding catalog targets, for 50-catalog.
+		"nf_tables", "sch_netem", "act_ife", "xt_CT", "xt_IDLETIMER", "xt_tcpmss",
+		"macvlan", "bonding", "pcrypt",
 	}
 }
 
