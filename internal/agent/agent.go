@@ -20,6 +20,7 @@ import (
 	"github.com/killswitch/killswitch/internal/hostfs"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
+	"github.com/killswitch/killswitch/internal/preflight"
 )
 
 // ModuleName is the kernel module the agent loads when it is absent.
@@ -40,6 +41,11 @@ const (
 	// pre-flight runs again (module events and policy changes forget it
 	// at once).
 	refusalTTL = time.Minute
+	// passTTL is how long a command that passed pre-flight is trusted.
+	passTTL = 10 * time.Minute
+	// hostTTL is how long pre-flight's parsed kernel BTF is kept after
+	// its last use.
+	hostTTL = 5 * time.Minute
 )
 
 // Config is what an Agent needs from its caller.
@@ -95,14 +101,19 @@ type Agent struct {
 	pol        *policy.Policy
 	polHash    [sha256.Size]byte
 	polRead    bool
-	moduleGen  uint64
-	refused    map[string]refusal
-	warned     map[string]bool
+	// targetGen counts module loads and unloads other than killswitch's
+	// own: pre-flight's verdicts hold while it stays the same.
+	targetGen uint64
+	verdicts  map[string]verdict
+	warned    map[string]bool
 	statuses   statusSet
 	failures   map[string]string
 	nextExpiry time.Time
 	// reported is the policy version and outcome last logged.
 	reported string
+	// host is pre-flight's view of the kernel, kept while in use.
+	host     *preflight.Host
+	hostUsed time.Time
 
 	// mu guards what the metrics collector reads.
 	mu   sync.Mutex
@@ -111,7 +122,10 @@ type Agent struct {
 	metrics *metrics
 }
 
-type refusal struct {
+// verdict is a remembered pre-flight outcome for a command: refused (with
+// the reason) or passed (reason empty). A killswitch reload does not change
+// what pre-flight judged, so re-engaging after one needs no new check.
+type verdict struct {
 	reason string
 	gen    uint64
 	at     time.Time
@@ -172,7 +186,7 @@ func New(cfg Config) (*Agent, error) {
 		bootID:    readBootID(cfg.FS),
 		statePath: filepath.Join(cfg.StateDir, StateFile),
 		log:       cfg.Log,
-		refused:   map[string]refusal{},
+		verdicts:  map[string]verdict{},
 		warned:    map[string]bool{},
 		statuses:  statusSet{},
 		failures:  map[string]string{},
@@ -279,8 +293,9 @@ func (a *Agent) armExpiry(t *time.Timer) {
 // moduleEvent reacts to a module uevent: killswitch itself coming or
 // going, or a module a target waits for.
 func (a *Agent) moduleEvent(ctx context.Context, ev Event) {
-	a.moduleGen++
-	if ev.Module == ModuleName && ev.Action == "add" {
+	if ev.Module != ModuleName {
+		a.targetGen++
+	} else if ev.Action == "add" {
 		a.waitModule(ctx)
 	}
 	a.reconcile(ctx, "module "+ev.Module+" "+ev.Action)
@@ -325,8 +340,12 @@ func (a *Agent) readPolicy(why string) bool {
 	}
 	old := a.version()
 	a.pol = pol
-	a.refused = map[string]refusal{}
-	a.warned = map[string]bool{}
+	// The operator may have fixed what pre-flight refused: judge again.
+	for k, v := range a.verdicts {
+		if v.reason != "" {
+			delete(a.verdicts, k)
+		}
+	}
 	a.mu.Lock()
 	a.view.policyValid = true
 	a.view.policyVersion = pol.Version

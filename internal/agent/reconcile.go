@@ -37,6 +37,10 @@ func (a *Agent) reconcile(ctx context.Context, why string) {
 	start := time.Now()
 	p := &pass{a: a, ctx: ctx, log: a.logger(), pol: a.pol, statuses: statusSet{}, errs: map[string]int{}}
 	p.run()
+	if a.host != nil && time.Since(a.hostUsed) > hostTTL {
+		// Let the kernel's BTF go while nothing needs it.
+		a.host = nil
+	}
 	if p.dirty {
 		if err := a.st.save(a.statePath); err != nil {
 			p.fail("state", "", err)
@@ -65,7 +69,6 @@ func (p *pass) run() {
 	}
 
 	if !a.client.Loaded() {
-		a.moduleGen++
 		if len(sel.Targets) > 0 && a.cfg.LoadModule {
 			p.loadKillswitch()
 		}
@@ -358,9 +361,15 @@ func (p *pass) ready(t policy.Target) bool {
 		return false
 	}
 	key := t.Command().String() + "|" + strconv.FormatBool(t.Force)
-	if r, ok := a.refused[key]; ok && r.gen == a.moduleGen && a.cfg.Now().Sub(r.at) < refusalTTL {
-		p.status(t, StateRefused, r.reason)
-		return false
+	if v, ok := a.verdicts[key]; ok && v.gen == a.targetGen {
+		age := a.cfg.Now().Sub(v.at)
+		switch {
+		case v.reason == "" && age < passTTL:
+			return true
+		case v.reason != "" && age < refusalTTL:
+			p.status(t, StateRefused, v.reason)
+			return false
+		}
 	}
 	req := preflight.Request{Symbol: t.Symbol, Filters: t.Filters, Observe: t.Verb == ksfs.VerbObserve, Force: t.Force, Module: t.Module}
 	if !req.Observe {
@@ -372,7 +381,6 @@ func (p *pass) ready(t policy.Target) bool {
 		if !p.loadTarget(t, rep.MissingModule) {
 			return false
 		}
-		p.host = nil
 		rep = p.preflight().Check(req)
 	}
 	if !a.warned[key] {
@@ -385,6 +393,7 @@ func (p *pass) ready(t policy.Target) bool {
 	}
 	refusals := rep.Refusals()
 	if len(refusals) == 0 {
+		a.verdicts[key] = verdict{gen: a.targetGen, at: a.cfg.Now()}
 		return true
 	}
 	var why []string
@@ -392,7 +401,7 @@ func (p *pass) ready(t policy.Target) bool {
 		why = append(why, f.Check+": "+f.String())
 	}
 	reason := "pre-flight refused it: " + strings.Join(why, "; ")
-	a.refused[key] = refusal{reason: reason, gen: a.moduleGen, at: a.cfg.Now()}
+	a.verdicts[key] = verdict{reason: reason, gen: a.targetGen, at: a.cfg.Now()}
 	p.status(t, StateRefused, reason)
 	return false
 }
@@ -411,15 +420,23 @@ func (p *pass) loadTarget(t policy.Target, module string) bool {
 		p.status(t, StateFailed, "cannot load the module that holds it: "+err.Error())
 		return false
 	}
-	a.moduleGen++
+	a.targetGen++
 	p.log.Info("loaded the module holding a target", "module", module, "symbol", t.Symbol, "entry", t.Entry)
 	return true
 }
 
+// preflight is the pre-flight host. It is kept across passes for a while:
+// parsing the kernel's BTF is the costly part of a check, and it does not
+// change until reboot.
 func (p *pass) preflight() *preflight.Host {
+	a := p.a
 	if p.host == nil {
-		p.host = preflight.NewHost(p.a.cfg.FS)
+		if a.host == nil || time.Since(a.hostUsed) > hostTTL {
+			a.host = preflight.NewHost(a.cfg.FS)
+		}
+		p.host = a.host
 	}
+	a.hostUsed = time.Now()
 	return p.host
 }
 
