@@ -31,6 +31,9 @@ func DefaultStockModules() []string {
 		// Small modules holding catalog targets, for 50-catalog.
 		"nf_tables", "sch_netem", "act_ife", "xt_CT", "xt_IDLETIMER", "xt_tcpmss",
 		"macvlan", "bonding", "pcrypt",
+		// libcrc32c (nf_tables, nf_conntrack) asks the crypto API for crc32c:
+		// busybox modprobe cannot resolve that alias on demand.
+		"crc32c_generic",
 	}
 }
 
