@@ -47,7 +47,9 @@ var hazards = []string{
 	// what the module itself runs on
 	"register_kprobe*", "unregister_kprobe*", "kprobe_*", "kprobes_*",
 	"arch_prepare_kprobe*", "arch_arm_kprobe", "arch_disarm_kprobe",
-	"ftrace_*", "securityfs_*", "simple_*", "seq_*", "call_usermodehelper*",
+	"ftrace_*", "securityfs_*", "simple_*", "seq_read*", "seq_lseek",
+	"seq_open*", "seq_release*", "seq_printf", "seq_putc", "seq_list_*",
+	"single_open*", "single_release", "call_usermodehelper*",
 	"queue_delayed_work*", "__queue_delayed_work", "cancel_delayed_work*",
 	"kallsyms_*", "copy_from_user*", "_copy_from_user", "memdup_user*",
 }
