@@ -28,7 +28,7 @@ GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath
 
 export KS_CACHE
 
-.PHONY: all modules selftests go install install-modules install-bin \
+.PHONY: all modules selftests go install install-modules install-bin install-bpf \
 	test deps vet unit vmtest lint clean demo
 
 all: modules selftests go
@@ -43,7 +43,7 @@ selftests:
 go:
 	$(GOBUILD) -o bin/ ./cmd/...
 
-install: install-modules install-bin
+install: install-modules install-bin install-bpf
 
 install-modules:
 	@if ls kernel/*.ko >/dev/null 2>&1; then \
@@ -61,6 +61,19 @@ install-bin:
 			echo "install: bin/$$bin is not built (run make first); skipping it"; \
 		fi; \
 	done
+
+# The catalog's engagebpf programs, where `killswitch mitigate` looks for
+# them (--bpf-dir). Compiling needs clang; without it they are skipped.
+BPF_DIR ?= /usr/lib/killswitch/mitigations
+install-bpf:
+	@if command -v clang >/dev/null; then \
+		$(MAKE) -C mitigations && \
+		install -d $(DESTDIR)$(BPF_DIR) && \
+		install -m 0644 mitigations/cve-*.bpf.o $(DESTDIR)$(BPF_DIR)/ && \
+		echo "install mitigations/*.bpf.o $(DESTDIR)$(BPF_DIR)/"; \
+	else \
+		echo "install: clang not found; the engagebpf mitigation programs are not installed"; \
+	fi
 
 VMTEST = GO=$(GO) $(GO) run ./cmd/ks-vmtest $(VMTEST_FLAGS)
 
