@@ -2,7 +2,7 @@
 // QEMU with our modules and the in-VM suites, and reports per test.
 //
 //	go run ./cmd/ks-vmtest [-kernels debian-6.1,debian-6.12] [-suites 'glob,...']
-//	                       [-timeout 30m] [-suite-timeout 5m] [-verbose] [-keep]
+//	                       [-timeout 30m] [-suite-timeout 5m] [-parallel 2] [-verbose] [-keep]
 //
 // The last line is "N passed, M failed"; the exit status is non-zero on any
 // failure. See internal/vmtest for what a run does.
@@ -29,6 +29,7 @@ func main() {
 	flag.DurationVar(&o.SuiteTimeout, "suite-timeout", 0, "limit for each suite inside the VM (default 5m)")
 	flag.BoolVar(&o.Verbose, "verbose", false, "stream VM consoles, kernel logs and build output")
 	flag.BoolVar(&o.Keep, "keep", false, "keep initramfs images and logs in $KS_CACHE/runs/<time>/")
+	flag.IntVar(&o.Parallel, "parallel", 2, "number of VMs to run at once")
 	flag.StringVar(&modules, "modules", "", "extra stock kernel modules to put in the initramfs (comma-separated)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/killswitch/killswitch/internal/vmtest/vmproto"
@@ -42,6 +43,11 @@ type Options struct {
 	StockModules []string
 	// MemoryMB and CPUs size the VMs (2048, 2).
 	MemoryMB, CPUs int
+	// Parallel is how many VMs run at once (2). Suites spend most of their
+	// time in one vCPU or asleep: two VMs on a 2-core host take each about
+	// as long as one alone (measured: 114 s instead of 220 s for two
+	// kernels).
+	Parallel int
 	// Catalog maps labels to kernel sources (DefaultCatalog()).
 	Catalog Catalog
 	// Out receives the report (os.Stdout).
@@ -68,6 +74,7 @@ func (o *Options) setDefaults() error {
 		{o.StockModules == nil, func() { o.StockModules = DefaultStockModules() }},
 		{o.MemoryMB == 0, func() { o.MemoryMB = 2048 }},
 		{o.CPUs == 0, func() { o.CPUs = 2 }},
+		{o.Parallel <= 0, func() { o.Parallel = 2 }},
 		{o.Catalog == nil, func() { o.Catalog = DefaultCatalog() }},
 		{o.Out == nil, func() { o.Out = os.Stdout }},
 	}
@@ -164,17 +171,28 @@ func Run(ctx context.Context, o Options) (vmproto.Tally, error) {
 		guests[k.Arch.Name] = g
 	}
 
-	var total vmproto.Tally
-	var reports []*kernelReport
-	for _, l := range labels {
+	// Up to Parallel VMs at once; reports keep the label order.
+	reports := make([]*kernelReport, len(labels))
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i, l := range labels {
 		r := newKernelReport(l, h.width, h.out, o.Verbose)
+		reports[i] = r
 		if err := prepErr[l]; err != nil {
 			r.problem(err.Error())
 			r.report()
-		} else {
-			h.runKernel(ctx, kernels[l], guests[kernels[l].Arch.Name], r)
+			continue
 		}
-		reports = append(reports, r)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			h.runKernel(ctx, kernels[l], guests[kernels[l].Arch.Name], r)
+		}()
+	}
+	wg.Wait()
+	var total vmproto.Tally
+	for _, r := range reports {
 		t := r.result()
 		total.Passed += t.Passed
 		total.Failed += t.Failed
