@@ -27,7 +27,7 @@ func main() {
 func run() int {
 	var opts testkernel.Options
 	flag.StringVar(&opts.Variant, "variant", testkernel.BaseVariant, "kernel variant: base, or the name of a <fragments>/<variant>.config")
-	flag.StringVar(&opts.Fragments, "fragments", "test/kernels", "directory of the project config fragments")
+	flag.StringVar(&opts.Fragments, "fragments", "", "directory of the project config fragments (default: test/kernels of the enclosing checkout)")
 	flag.IntVar(&opts.Jobs, "j", runtime.NumCPU(), "parallel make jobs")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	cachedOnly := flag.Bool("cached", false, "do not build; fail unless a complete build is cached")

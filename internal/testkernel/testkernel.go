@@ -37,7 +37,7 @@ const BaseVariant = "base"
 // Options say what to build and where.
 type Options struct {
 	Variant   string    // "base" or the name of test/kernels/<variant>.config
-	Fragments string    // directory holding base.config and the variants
+	Fragments string    // directory of base.config and the variants; found from the working directory if empty
 	Cache     string    // cache root; $KS_CACHE or /var/cache/killswitch if empty
 	Jobs      int       // make -j; runtime.NumCPU() if 0
 	Log       io.Writer // progress lines; the make output goes to build.log
@@ -152,6 +152,13 @@ func newBuilder(opts Options) (*builder, error) {
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.NumCPU()
 	}
+	if opts.Fragments == "" {
+		d, err := FindFragments()
+		if err != nil {
+			return nil, err
+		}
+		opts.Fragments = d
+	}
 	// make runs in the source tree: every path handed to it is absolute.
 	frags, err := filepath.Abs(opts.Fragments)
 	if err != nil {
@@ -186,6 +193,26 @@ func newBuilder(opts Options) (*builder, error) {
 	b.key = key
 	b.dir = filepath.Join(opts.Cache, "kernels", key)
 	return b, nil
+}
+
+// FindFragments looks for test/kernels in the working directory and its
+// parents, so tools run from anywhere in the checkout find the fragments.
+func FindFragments() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find test/kernels: %w", err)
+	}
+	for {
+		d := filepath.Join(dir, "test", "kernels")
+		if _, err := os.Stat(filepath.Join(d, BaseVariant+".config")); err == nil {
+			return d, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find test/kernels: not in the working directory or any parent (run from the killswitch checkout or pass the fragments directory)")
+		}
+		dir = parent
+	}
 }
 
 // CacheDir is $KS_CACHE, or /var/cache/killswitch.

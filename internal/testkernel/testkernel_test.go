@@ -92,3 +92,13 @@ func TestProjectFragments(t *testing.T) {
 		}
 	}
 }
+
+func TestFindFragments(t *testing.T) {
+	d, err := FindFragments() // the test runs in internal/testkernel
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(d) != "kernels" || filepath.Base(filepath.Dir(d)) != "test" {
+		t.Fatalf("FindFragments = %s, want .../test/kernels", d)
+	}
+}
