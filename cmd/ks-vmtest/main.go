@@ -31,6 +31,7 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep initramfs images and logs in $KS_CACHE/runs/<time>/")
 	flag.IntVar(&o.Parallel, "parallel", 2, "number of VMs to run at once")
 	flag.StringVar(&modules, "modules", "", "extra stock kernel modules to put in the initramfs (comma-separated)")
+	flag.StringVar(&o.PrebuiltModules, "prebuilt-modules", "", "directory of prebuilt modules replacing ours by name; {release} and {arch} are substituted (e.g. a DKMS build tree)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ks-vmtest: unexpected arguments: %s\n", strings.Join(flag.Args(), " "))

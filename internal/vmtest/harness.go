@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,11 @@ type Options struct {
 	Parallel int
 	// Catalog maps labels to kernel sources (DefaultCatalog()).
 	Catalog Catalog
+	// PrebuiltModules is a directory of modules built elsewhere (a DKMS
+	// build, a distribution package) that replace ours of the same name;
+	// {release} and {arch} are replaced per kernel, e.g.
+	// /var/lib/dkms/killswitch/0.1/{release}/{arch}/module. Empty: ours only.
+	PrebuiltModules string
 	// Out receives the report (os.Stdout).
 	Out io.Writer
 }
@@ -416,6 +422,12 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	case err != nil:
 		return "", err
 	}
+	var prebuilt []string
+	if h.o.PrebuiltModules != "" {
+		if kos, prebuilt, err = usePrebuilt(kos, h.o.PrebuiltModules, k); err != nil {
+			return "", err
+		}
+	}
 	stock := h.o.StockModules
 	if k.StockModules != nil {
 		stock = k.StockModules
@@ -445,12 +457,33 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 		names := make([]string, len(kos))
 		for i, ko := range kos {
 			names[i] = filepath.Base(ko)
+			if slices.Contains(prebuilt, ko) {
+				names[i] = ko + " (prebuilt)"
+			}
 		}
 		ours = strings.Join(names, " ")
 	}
 	h.logf(k.Label, "initramfs %.1f MB, %d modules (ours: %s), built in %.1fs",
 		float64(n)/(1<<20), len(mods.Names()), ours, time.Since(start).Seconds())
 	return path, nil
+}
+
+// usePrebuilt replaces built modules by the prebuilt ones of the same name
+// in the directory template dir expands to for k. It returns the modules
+// to use and which of them are prebuilt.
+func usePrebuilt(built []string, dir string, k *Kernel) (all, prebuilt []string, err error) {
+	dir = strings.NewReplacer("{release}", k.Release, "{arch}", k.Arch.Name).Replace(dir)
+	prebuilt, _ = filepath.Glob(filepath.Join(dir, "*.ko*"))
+	if len(prebuilt) == 0 {
+		return nil, nil, fmt.Errorf("-prebuilt-modules: no modules in %s for %s", dir, k.Label)
+	}
+	all = slices.Clone(prebuilt)
+	for _, ko := range built {
+		if !slices.ContainsFunc(prebuilt, func(p string) bool { return ModuleName(p) == ModuleName(ko) }) {
+			all = append(all, ko)
+		}
+	}
+	return all, prebuilt, nil
 }
 
 func readLines(path string) []string {
