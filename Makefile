@@ -10,6 +10,9 @@
 #   make lint         gofmt and staticcheck
 #   make demo         boot Debian's stock 6.1 kernel in QEMU and walk through two
 #                     CVE incidents: exposed, killswitch mitigate, blocked, undone
+#   make deb          Debian packages killswitch-dkms and killswitch in out/deb/
+#   make deb-test     install them here, DKMS-build for the VM kernels, boot them
+#   make deploy-test  systemd unit, Kubernetes manifests, Helm chart, alert rules
 #   make clean
 #
 # KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/.
@@ -53,7 +56,7 @@ install-modules:
 	fi
 
 install-bin:
-	@for pair in killswitch:/usr/bin ks-bpf-load:/usr/sbin; do \
+	@for pair in killswitch:/usr/bin ks-bpf-load:/usr/sbin killswitchd:/usr/sbin; do \
 		bin=$${pair%%:*}; dir=$(DESTDIR)$${pair#*:}; \
 		if [ -x bin/$$bin ]; then \
 			echo "install bin/$$bin $$dir/$$bin"; install -D -m 0755 bin/$$bin $$dir/$$bin; \
@@ -83,6 +86,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test ./...
 	$(VMTEST)
+	$(MAKE) --no-print-directory deploy-test deb-test GO=$(GO)
 
 deps:
 	@scripts/ensure-deps
@@ -117,3 +121,21 @@ demo: deps go
 	secs=$$(( $$(date +%s) - start )); \
 	if [ $$rc = 0 ]; then echo "make demo: PASSED in $${secs}s: killswitch mitigated Copy Fail and Dirty Frag on Debian's 6.1 kernel and gave the code back"; \
 	else echo "make demo: FAILED (exit $$rc) after $${secs}s: see the lines above"; fi; exit $$rc
+
+# Fleet (killswitchd): Debian packages and deployment files. deb-test installs
+# both packages on this machine (root), has DKMS build killswitch.ko for the
+# Debian kernels the VM harness caches, and boots them with that module
+# (suites 00-boot and 60-agent). deploy-test runs deploy/'s own Go module:
+# manifests decoded with the Kubernetes types, helm lint/template (helm built
+# once into $(KS_CACHE)/gobin), alert rules, systemd-analyze verify.
+DEB_VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+.PHONY: deb deb-test deploy-test
+deb: deps
+	$(GOBUILD) -ldflags='-s -w' -o bin/ ./cmd/killswitch ./cmd/killswitchd ./cmd/ks-bpf-load
+	packaging/deb/build $(DEB_VERSION) out/deb
+
+deb-test: deb
+	GO=$(GO) packaging/deb/test $(DEB_VERSION) out/deb
+
+deploy-test: deps
+	cd deploy && $(GO) vet ./... && GO=$(GO) $(GO) test ./...

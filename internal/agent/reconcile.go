@@ -293,6 +293,7 @@ func (p *pass) own(t policy.Target, e ksfs.Engagement) {
 // a new one.
 func (p *pass) engage(t policy.Target, from *ksfs.Engagement) {
 	a := p.a
+	start := time.Now()
 	if !p.ready(t) {
 		return
 	}
@@ -332,7 +333,8 @@ func (p *pass) engage(t policy.Target, from *ksfs.Engagement) {
 		o.Since, o.State = int64(e.Since/time.Second), e.State
 	}
 	p.dirty = true
-	args := []any{"symbol", t.Symbol, "entry", t.Entry, "verb", t.Verb, "command", t.Command().String()}
+	args := []any{"symbol", t.Symbol, "entry", t.Entry, "verb", t.Verb, "command", t.Command().String(),
+		"took", time.Since(start).Round(time.Millisecond)}
 	if t.CVE != "" {
 		args = append(args, "cve", t.CVE)
 	}
