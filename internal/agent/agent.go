@@ -97,15 +97,15 @@ type Agent struct {
 	log       *slog.Logger
 
 	// Owned by the loop goroutine.
-	st         *state
-	pol        *policy.Policy
-	polHash    [sha256.Size]byte
-	polRead    bool
+	st      *state
+	pol     *policy.Policy
+	polHash [sha256.Size]byte
+	polRead bool
 	// targetGen counts module loads and unloads other than killswitch's
 	// own: pre-flight's verdicts hold while it stays the same.
-	targetGen uint64
-	verdicts  map[string]verdict
-	warned    map[string]bool
+	targetGen  uint64
+	verdicts   map[string]verdict
+	warned     map[string]bool
 	statuses   statusSet
 	failures   map[string]string
 	nextExpiry time.Time

@@ -16,7 +16,6 @@ import (
 
 	"github.com/killswitch/killswitch/internal/agent"
 	"github.com/killswitch/killswitch/internal/hostfs"
-	"github.com/killswitch/killswitch/internal/policy"
 )
 
 // Exit codes.
@@ -34,9 +33,6 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
-
-// catalog is the CVE catalog the daemon resolves entries through.
-func catalog() policy.Catalog { return defaultCatalog() }
 
 // Main runs killswitchd with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -145,7 +141,7 @@ func run(ctx context.Context, f runFlags, stderr io.Writer) error {
 		PolicyPath: f.policy,
 		StateDir:   f.stateDir,
 		FS:         hostfs.Dir("/"),
-		Catalog:    catalog(),
+		Catalog:    defaultCatalog(),
 		LoadModule: f.loadModule,
 		Interval:   f.interval,
 		Log:        log,

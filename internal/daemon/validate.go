@@ -90,7 +90,7 @@ func validate(w io.Writer, path string, k *policy.Kernel, now time.Time) bool {
 		fmt.Fprintf(w, "%s: cannot read: %v\n", path, err)
 		return false
 	}
-	p, err := policy.Parse(data, catalog())
+	p, err := policy.Parse(data, defaultCatalog())
 	if err != nil {
 		var perr *policy.Error
 		if errors.As(err, &perr) {

@@ -49,6 +49,6 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		// Selecting never panics.
-		_, _ = p.Select(Kernel{"6.1.0-56-amd64", Version{6, 1, 192}}, time.Unix(1780000000, 0))
+		_, _ = p.Select(Kernel{"6.1.0-56-amd64", ver(6, 1, 192)}, time.Unix(1780000000, 0))
 	})
 }

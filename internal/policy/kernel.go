@@ -4,59 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/killswitch/killswitch/internal/catalog"
 )
 
-// Version is an upstream kernel version: 6.1.192.
-type Version struct {
-	Major, Minor, Patch int
-}
+// Version is an upstream kernel version (6.1.192, 6.14-rc3): the
+// catalog's, so selectors and the catalog's fixed ranges agree.
+type Version = catalog.Version
 
-// IsZero reports whether the version is unknown.
-func (v Version) IsZero() bool { return v == Version{} }
-
-func (v Version) String() string {
-	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
-}
-
-// Compare returns -1, 0 or 1 as v is older than, the same as, or newer
-// than w.
-func (v Version) Compare(w Version) int {
-	for _, d := range [...]int{v.Major - w.Major, v.Minor - w.Minor, v.Patch - w.Patch} {
-		switch {
-		case d < 0:
-			return -1
-		case d > 0:
-			return 1
-		}
-	}
-	return 0
-}
-
-// ParseVersion parses "6.1" or "6.1.192". A missing patch level is 0.
-func ParseVersion(s string) (Version, error) {
-	v, _, err := parseVersion(s)
-	return v, err
-}
-
-// parseVersion also returns how many components were given.
-func parseVersion(s string) (Version, int, error) {
-	fields := strings.Split(s, ".")
-	if len(fields) < 2 || len(fields) > 3 {
-		return Version{}, 0, fmt.Errorf("kernel version %q: want MAJOR.MINOR or MAJOR.MINOR.PATCH, such as 6.1 or 6.1.192", s)
-	}
-	var n [3]int
-	for i, f := range fields {
-		x, err := strconv.ParseUint(f, 10, 16)
-		if err != nil {
-			return Version{}, 0, fmt.Errorf("kernel version %q: %q is not a number", s, f)
-		}
-		n[i] = int(x)
-	}
-	return Version{n[0], n[1], n[2]}, len(fields), nil
-}
+// ParseVersion parses "6.1", "6.1.192" or "6.14-rc3".
+func ParseVersion(s string) (Version, error) { return catalog.ParseVersion(s) }
 
 // Kernel is what a selector looks at.
 type Kernel struct {
@@ -69,42 +27,21 @@ type Kernel struct {
 }
 
 func (k Kernel) String() string {
-	if k.Version.IsZero() {
+	if k.Version == (Version{}) {
 		return k.Release + " (upstream version unknown)"
 	}
 	return k.Release + " (" + k.Version.String() + ")"
 }
 
-var (
-	// Debian and Ubuntu name the package version in uname -v
-	// (/proc/sys/kernel/version): "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2".
-	distroVersion = regexp.MustCompile(`(?:Debian|Ubuntu) (\d+\.\d+(?:\.\d+)?)[-+~ ]`)
-	// The release's own leading version: 6.1.0-56-amd64, 6.8.12-arch1.
-	releaseVersion = regexp.MustCompile(`^(\d+\.\d+(?:\.\d+)?)`)
-)
-
-// KernelFromUname works out the upstream version from uname -r and uname -v
-// (and Ubuntu's /proc/version_signature, "Ubuntu 6.8.0-45.45-generic
-// 6.8.12", when given). Debian's and Ubuntu's releases keep the patch level
-// at 0 or the ABI number, so their package version wins when present.
+// KernelFromUname works out the upstream version from uname -r, uname -v
+// and Ubuntu's /proc/version_signature (empty elsewhere), as the catalog
+// does: Debian's release keeps an ABI number where the patch level would
+// be (6.1.0-56-amd64 is 6.1.192), so uname -v wins. The version is zero,
+// and version selectors do not match, when the kernel does not say.
 func KernelFromUname(release, version, signature string) Kernel {
 	k := Kernel{Release: strings.TrimSpace(release)}
-	if f := strings.Fields(signature); len(f) >= 3 {
-		if v, err := ParseVersion(f[len(f)-1]); err == nil {
-			k.Version = v
-			return k
-		}
-	}
-	if m := distroVersion.FindStringSubmatch(version + " "); m != nil {
-		if v, err := ParseVersion(m[1]); err == nil {
-			k.Version = v
-			return k
-		}
-	}
-	if m := releaseVersion.FindStringSubmatch(k.Release); m != nil {
-		if v, err := ParseVersion(m[1]); err == nil {
-			k.Version = v
-		}
+	if v, _, err := catalog.HostVersion(version, k.Release, signature); err == nil {
+		k.Version = v
 	}
 	return k
 }
@@ -175,13 +112,16 @@ func parseComparison(tok string) ([]comparison, error) {
 			break
 		}
 	}
-	v, parts, err := parseVersion(strings.TrimPrefix(tok, op))
+	text := strings.TrimPrefix(tok, op)
+	v, err := catalog.ParseVersion(text)
 	if err != nil {
 		return nil, err
 	}
-	if op == "" && parts == 2 {
-		next := Version{v.Major, v.Minor + 1, 0}
-		return []comparison{{">=", v}, {"<", next}}, nil
+	if op == "" && strings.Count(text, ".") == 1 && !strings.Contains(text, "-") {
+		// A series: its release candidates and every stable release.
+		first := Version{Major: v.Major, Minor: v.Minor, RC: 1}
+		next := Version{Major: v.Major, Minor: v.Minor + 1, RC: 1}
+		return []comparison{{">=", first}, {"<", next}}, nil
 	}
 	if op == "" {
 		op = "="
@@ -232,7 +172,7 @@ func (s Selector) Match(k Kernel) (ok bool, reason string) {
 		}
 	}
 	if s.Version != nil {
-		if k.Version.IsZero() {
+		if k.Version == (Version{}) {
 			return false, "the upstream version of kernel " + k.Release + " is unknown, so version " + s.Version.String() + " cannot be checked"
 		}
 		if !s.Version.Match(k.Version) {

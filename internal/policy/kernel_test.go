@@ -2,16 +2,19 @@ package policy
 
 import "testing"
 
+func ver(major, minor, patch int) Version { return Version{Major: major, Minor: minor, Patch: patch} }
+
 func TestKernelFromUname(t *testing.T) {
 	tests := []struct {
 		name, release, version, signature string
 		want                              Version
 	}{
-		{"debian 6.1", "6.1.0-56-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2025-11-01)", "", Version{6, 1, 192}},
-		{"debian 6.12 backport", "6.12.117+deb12-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2025-11-10)", "", Version{6, 12, 117}},
-		{"ubuntu signature", "6.8.0-45-generic", "#45-Ubuntu SMP PREEMPT_DYNAMIC", "Ubuntu 6.8.0-45.45-generic 6.8.12", Version{6, 8, 12}},
-		{"plain upstream", "6.6.30", "#1 SMP", "", Version{6, 6, 30}},
-		{"two components", "6.10-rc1", "#1", "", Version{6, 10, 0}},
+		{"debian 6.1", "6.1.0-56-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2025-11-01)", "", ver(6, 1, 192)},
+		{"debian 6.12 backport", "6.12.117+deb12-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1 (2025-11-10)", "", ver(6, 12, 117)},
+		{"ubuntu signature", "6.8.0-45-generic", "#45-Ubuntu SMP PREEMPT_DYNAMIC", "Ubuntu 6.8.0-45.45-generic 6.8.12", ver(6, 8, 12)},
+		{"plain upstream", "6.6.30", "#1 SMP", "", ver(6, 6, 30)},
+		{"release candidate", "6.10.0-rc1", "#1", "", Version{Major: 6, Minor: 10, RC: 1}},
+		{"debian release without uname -v", "6.1.0-56-amd64", "#1 SMP", "", Version{}},
 		{"unknown", "weird", "#1", "", Version{}},
 	}
 	for _, tt := range tests {
@@ -30,7 +33,7 @@ func TestConstraint(t *testing.T) {
 		match      []string
 		nomatch    []string
 	}{
-		{"6.1", []string{"6.1.0", "6.1.192"}, []string{"6.0.99", "6.2.0", "6.10.1"}},
+		{"6.1", []string{"6.1.0", "6.1.192", "6.1-rc3"}, []string{"6.0.99", "6.2.0", "6.2-rc1", "6.10.1"}},
 		{"6.1.5", []string{"6.1.5"}, []string{"6.1.4", "6.1.6"}},
 		{">=6.1 <6.1.140", []string{"6.1.0", "6.1.139"}, []string{"6.1.140", "6.6.1", "5.15.1"}},
 		{">=6.1,<6.1.140 || >=6.6 <6.6.90", []string{"6.1.1", "6.6.89"}, []string{"6.6.90", "6.2.0"}},
@@ -56,7 +59,7 @@ func TestConstraint(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "||", ">=6.1 ||", "6", "6.1.2.3", ">>6.1", "6.x", "~6.1", ">= 6.1"} {
+	for _, bad := range []string{"", "||", ">=6.1 ||", "6", "6.1.2.3", ">>6.1", "6.x", "~6.1", ">= 6.1", "06.1"} {
 		if _, err := ParseConstraint(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -70,10 +73,10 @@ func TestSelectorMatch(t *testing.T) {
 		k    Kernel
 		want bool
 	}{
-		{Kernel{"6.1.0-56-amd64", Version{6, 1, 140}}, true},
-		{Kernel{"6.1.0-56-arm64", Version{6, 1, 140}}, true},
-		{Kernel{"6.1.0-56-amd64", Version{6, 1, 192}}, false},
-		{Kernel{"6.12.1", Version{6, 1, 1}}, false},
+		{Kernel{"6.1.0-56-amd64", ver(6, 1, 140)}, true},
+		{Kernel{"6.1.0-56-arm64", ver(6, 1, 140)}, true},
+		{Kernel{"6.1.0-56-amd64", ver(6, 1, 192)}, false},
+		{Kernel{"6.12.1", ver(6, 1, 1)}, false},
 		{Kernel{Release: "6.1.0-56-amd64"}, false},
 	}
 	for _, tt := range tests {

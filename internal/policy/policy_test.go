@@ -17,7 +17,7 @@ var testCatalog = MapCatalog{
 	"CVE-2026-43284": {CVE: "CVE-2026-43284", Actions: []Action{
 		{Symbol: "esp_input", Verb: ksfs.VerbEngage, Retval: -22, Module: "esp4"},
 		{Symbol: "esp6_input", Verb: ksfs.VerbEngage, Retval: -22, Module: "esp6"},
-	}, Fixed: func(k Kernel) bool { return k.Version.Compare(Version{6, 1, 200}) >= 0 }},
+	}, Fixed: func(k Kernel) bool { return k.Version.Compare(ver(6, 1, 200)) >= 0 }},
 	"CVE-2025-21700": {CVE: "CVE-2025-21700", Actions: []Action{
 		{Symbol: "tc_modify_qdisc", Verb: ksfs.VerbTryEngage, Retval: -1, Probe: 60 * time.Second,
 			Filters: []ksfs.Filter{{Negate: true, Value: 0}}},
@@ -153,7 +153,7 @@ func TestParseInvalid(t *testing.T) {
 		{"load without module", header + "entries:\n  - {symbol: f, retval: -1, load: true}\n", []string{"load: true needs module:"}},
 		{"bool as string", header + "entries:\n  - {symbol: f, retval: -1, load: \"yes\"}\n", []string{"want true or false"}},
 		{"date without zone", header + "entries:\n  - {symbol: f, retval: -1, expires: 2026-07-01}\n", []string{"RFC 3339"}},
-		{"bad constraint", header + "entries:\n  - {symbol: f, retval: -1, kernel: {version: \">=6.x\"}}\n", []string{"kernel.version", "is not a number"}},
+		{"bad constraint", header + "entries:\n  - {symbol: f, retval: -1, kernel: {version: \">=6.x\"}}\n", []string{"kernel.version", "is not a version number"}},
 		{"unknown selector field", header + "entries:\n  - {symbol: f, retval: -1, kernel: {arch: x86_64}}\n", []string{`unknown field "arch"`}},
 		{"bad glob", header + "entries:\n  - {symbol: f, retval: -1, kernel: {release: \"6.1[\"}}\n", []string{"not a valid glob"}},
 		{"duplicate name", header + "entries:\n  - {symbol: f, retval: -1}\n  - {symbol: f, retval: -2}\n", []string{`"f" is the name of the entry on line 5 too`}},
@@ -234,13 +234,13 @@ func TestSelect(t *testing.T) {
 		skipped string
 		next    time.Time
 	}{
-		{"debian 6.1", Kernel{"6.1.0-56-amd64", Version{6, 1, 192}}, now, "a c d esp_input esp6_input", "old:expired v612:not-selected",
+		{"debian 6.1", Kernel{"6.1.0-56-amd64", ver(6, 1, 192)}, now, "a c d esp_input esp6_input", "old:expired v612:not-selected",
 			time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC)},
-		{"debian 6.1 fixed", Kernel{"6.1.0-60-amd64", Version{6, 1, 201}}, now, "a c", "old:expired debian61:not-selected v612:not-selected CVE-2026-43284:fixed",
+		{"debian 6.1 fixed", Kernel{"6.1.0-60-amd64", ver(6, 1, 201)}, now, "a c", "old:expired debian61:not-selected v612:not-selected CVE-2026-43284:fixed",
 			time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC)},
-		{"6.12", Kernel{"6.12.117+deb12-amd64", Version{6, 12, 117}}, now, "a c d", "old:expired debian61:not-selected CVE-2026-43284:fixed",
+		{"6.12", Kernel{"6.12.117+deb12-amd64", ver(6, 12, 117)}, now, "a c d", "old:expired debian61:not-selected CVE-2026-43284:fixed",
 			time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC)},
-		{"after expiry", Kernel{"6.12.1", Version{6, 12, 1}}, time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC), "a d",
+		{"after expiry", Kernel{"6.12.1", ver(6, 12, 1)}, time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC), "a d",
 			"old:expired later:expired debian61:not-selected CVE-2026-43284:fixed", time.Time{}},
 		{"unknown version", Kernel{Release: "weird"}, now, "a c esp_input esp6_input", "old:expired debian61:not-selected v612:not-selected",
 			time.Date(2026, 6, 30, 22, 0, 0, 0, time.UTC)},
@@ -280,10 +280,10 @@ func TestSelectOverlap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Select(Kernel{"6.12.1", Version{6, 12, 1}}, time.Now()); err != nil {
+	if _, err := p.Select(Kernel{"6.12.1", ver(6, 12, 1)}, time.Now()); err != nil {
 		t.Errorf("only a applies on 6.12: %v", err)
 	}
-	_, err = p.Select(Kernel{"6.1.0-56-amd64", Version{6, 1, 192}}, time.Now())
+	_, err = p.Select(Kernel{"6.1.0-56-amd64", ver(6, 1, 192)}, time.Now())
 	if err == nil || !strings.Contains(err.Error(), `entries "a" and "b" both engage f`) {
 		t.Errorf("overlap on 6.1: %v", err)
 	}
