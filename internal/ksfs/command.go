@@ -21,10 +21,10 @@ const (
 	VerbDisengageAll Verb = "disengage_all"
 )
 
-// MaxSymbolLen is the longest symbol name accepted (KSYM_NAME_LEN on 6.1
-// is 128 including the terminating NUL; later kernels allow more, but no
-// real function name is that long).
-const MaxSymbolLen = 127
+// MaxSymbolLen is the longest symbol name accepted: KSYM_NAME_LEN (512
+// since 6.1, for Rust's long mangled names) less the terminating NUL, the
+// same bound the module's parser uses.
+const MaxSymbolLen = 511
 
 // maxPath is PATH_MAX less the terminating NUL.
 const maxPath = 4095
