@@ -29,8 +29,8 @@ type Options struct {
 	Kernels string
 	// Suites is a comma-separated list of globs on suite names (all).
 	Suites string
-	// Timeout bounds the whole run (30m); SuiteTimeout each suite in the
-	// guest (5m).
+	// Timeout bounds the whole run (60m); SuiteTimeout each suite in the
+	// guest (5m). A guest silent for SuiteTimeout+2m is declared hung.
 	Timeout      time.Duration
 	SuiteTimeout time.Duration
 	// Verbose streams consoles, build output and kernel logs.
@@ -74,7 +74,7 @@ func (o *Options) setDefaults() error {
 	}{
 		{o.Cache == "", func() { o.Cache = CacheDir() }},
 		{o.Kernels == "", func() { o.Kernels = DefaultKernels }},
-		{o.Timeout == 0, func() { o.Timeout = 30 * time.Minute }},
+		{o.Timeout == 0, func() { o.Timeout = 60 * time.Minute }},
 		{o.SuiteTimeout == 0, func() { o.SuiteTimeout = 5 * time.Minute }},
 		{o.Go == "", func() { o.Go = "go" }},
 		{o.StockModules == nil, func() { o.StockModules = DefaultStockModules() }},
@@ -391,7 +391,13 @@ func (h *harness) runKernel(ctx context.Context, k *Kernel, g *guestFiles, r *ke
 	}
 	defer resultsFile.Close()
 
-	cfg := vmConfig{Kernel: k, Initrd: initrd, MemoryMB: h.o.MemoryMB, CPUs: h.o.CPUs, SuiteTimeout: h.o.SuiteTimeout}
+	cfg := vmConfig{
+		Kernel: k, Initrd: initrd, MemoryMB: h.o.MemoryMB, CPUs: h.o.CPUs,
+		SuiteTimeout: h.o.SuiteTimeout,
+		// A stuck suite is reported by the guest within its timeout; give
+		// the boot and the report a margin on top.
+		Silence: h.o.SuiteTimeout + 2*time.Minute,
+	}
 	h.logf(k.Label, "booting %s", k.Release)
 	boot := time.Now()
 	outcome := runVM(ctx, cfg, console, func(line string) {
@@ -400,8 +406,8 @@ func (h *harness) runKernel(ctx context.Context, k *Kernel, g *guestFiles, r *ke
 	})
 	consoleFile.Close()
 	consoleLines := readLines(consolePath)
-	r.finish(outcome, boot, consoleLines)
-	if r.summary == nil || outcome.TimedOut {
+	r.finish(outcome, cfg.Silence, boot, consoleLines)
+	if r.summary == nil || outcome.TimedOut || outcome.Silent {
 		h.out.Printf("%slast console lines (%s):", r.prefix, consolePath)
 		for _, l := range lastN(consoleLines, 40) {
 			h.out.Println(r.prefix + "  " + l)

@@ -28,6 +28,13 @@ func DefaultStockModules() []string {
 		"af_alg", "algif_skcipher", "algif_aead", "algif_hash",
 		"esp4", "esp6", "xfrm_user", "xfrm_algo", "veth", "tls", "bridge",
 		"gcm", "ghash_generic", "ctr", "seqiv", "echainiv", "authenc", "authencesn",
+		// seqiv and echainiv (ESP's IV generators) draw their salt from the
+		// crypto API's default RNG, "stdrng": drbg, whose preferred variant
+		// is hmac(sha512), seeded from jitterentropy where it can. Debian
+		// builds these in from 6.12 on and as modules on 6.1: without drbg
+		// every ESP SA on 6.1 fails with ENOENT, without sha512 drbg's
+		// self-test fails with a WARNING.
+		"drbg", "sha512_generic", "jitterentropy_rng",
 		// Small modules holding catalog targets, for 50-catalog.
 		"nf_tables", "sch_netem", "act_ife", "xt_CT", "xt_IDLETIMER", "xt_tcpmss",
 		"macvlan", "bonding", "pcrypt",

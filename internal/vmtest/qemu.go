@@ -20,6 +20,9 @@ type vmConfig struct {
 	MemoryMB     int
 	CPUs         int
 	SuiteTimeout time.Duration
+	// Silence is how long the guest may say nothing on the results
+	// channel before the harness declares it hung and kills it.
+	Silence time.Duration
 }
 
 // resultsFD is the descriptor number QEMU inherits the results pipe on.
@@ -65,16 +68,25 @@ func (c vmConfig) qemuArgs() []string {
 
 // vmOutcome is how a boot ended.
 type vmOutcome struct {
-	TimedOut bool
+	TimedOut bool  // the run's deadline passed
+	Silent   bool  // the guest said nothing for vmConfig.Silence
 	Err      error // QEMU failed to start or exited with an error
 	Elapsed  time.Duration
 }
 
+var errSilent = errors.New("guest silent")
+
 // runVM boots the VM and calls onResult for every results-channel line as it
 // arrives. The console goes to console. It returns when QEMU has exited and
-// both streams are drained; ctx's deadline kills QEMU.
+// both streams are drained. ctx's deadline kills QEMU, and so does a guest
+// silent for c.Silence: ks-vminit reports a stuck suite within the suite
+// timeout, so longer silence means the guest kernel itself is stuck.
 func runVM(ctx context.Context, c vmConfig, console io.Writer, onResult func(string)) vmOutcome {
 	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watchdog := time.AfterFunc(c.Silence, func() { cancel(errSilent) })
+	defer watchdog.Stop()
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return vmOutcome{Err: fmt.Errorf("creating results pipe: %w", err)}
@@ -98,6 +110,7 @@ func runVM(ctx context.Context, c vmConfig, console io.Writer, onResult func(str
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
+			watchdog.Reset(c.Silence)
 			onResult(strings.TrimRight(sc.Text(), "\r"))
 		}
 	}()
@@ -105,6 +118,8 @@ func runVM(ctx context.Context, c vmConfig, console io.Writer, onResult func(str
 	<-drained
 	out := vmOutcome{Elapsed: time.Since(start)}
 	switch {
+	case errors.Is(context.Cause(ctx), errSilent):
+		out.Silent = true
 	case ctx.Err() != nil:
 		out.TimedOut = true
 	case err != nil:

@@ -67,13 +67,11 @@ type kernelReport struct {
 	kmsgDone bool
 	kmsg     []string
 	summary  *vmproto.Tally
-	stray    int
 	first    time.Time // first line from init: the boot is over
 
 	// problems are run-level failures (timeout, splat, missing summary),
 	// each counted as one failed test.
 	problems []problem
-	elapsed  time.Duration
 }
 
 type problem struct {
@@ -115,24 +113,22 @@ func (r *kernelReport) handle(text string) {
 			return
 		}
 	}
-	l := vmproto.Parse(text)
-	r.tally.Add(l)
-	if l.Kind == vmproto.Other {
-		r.stray++
-	}
+	r.tally.Add(vmproto.Parse(text))
 	r.out.Println(r.prefix + text)
 }
 
 // finish judges the run once QEMU is gone.
-func (r *kernelReport) finish(o vmOutcome, boot time.Time, consoleLines []string) {
-	r.elapsed = o.Elapsed
+func (r *kernelReport) finish(o vmOutcome, silence time.Duration, boot time.Time, consoleLines []string) {
 	switch {
 	case o.TimedOut:
 		r.problem(fmt.Sprintf("timed out after %s", o.Elapsed.Round(time.Second)))
+	case o.Silent:
+		r.problem(fmt.Sprintf("killed after %s: the guest wrote nothing for %s (hung kernel? see the console log)",
+			o.Elapsed.Round(time.Second), silence.Round(time.Second)))
 	case o.Err != nil:
 		r.problem(o.Err.Error())
 	}
-	if r.summary == nil && !o.TimedOut {
+	if r.summary == nil && !o.TimedOut && !o.Silent {
 		r.problem("no summary from ks-vminit (the VM crashed or init died; see the console log)")
 	}
 	if r.summary != nil && *r.summary != r.tally {

@@ -57,6 +57,9 @@ func TestKernelReport(t *testing.T) {
 		{"splat in kmsg", strings.Replace(goodRun, "[    1.000000] ok", "[    1.000000] WARNING: CPU: 0 PID: 1 at x", 1), vmOutcome{}, nil,
 			vmproto.Tally{Passed: 3, Failed: 3},
 			[]string{"[k] not ok - kernel log reports a bug (1 lines)"}},
+		{"silent guest", "# ks-vminit: suite 00-boot\nok - a\n", vmOutcome{Silent: true, Elapsed: 9 * time.Minute}, nil,
+			vmproto.Tally{Passed: 1, Failed: 1},
+			[]string{"[k] not ok - killed after 9m0s: the guest wrote nothing for 7m0s"}},
 		{"qemu error", "", vmOutcome{Err: errString("qemu-system-x86_64: exit status 1")}, nil,
 			vmproto.Tally{Failed: 2},
 			[]string{"[k] not ok - qemu-system-x86_64: exit status 1"}},
@@ -66,7 +69,7 @@ func TestKernelReport(t *testing.T) {
 			var buf bytes.Buffer
 			r := newKernelReport("k", 1, &printer{w: &buf}, false)
 			feed(r, tt.lines)
-			r.finish(tt.outcome, time.Now(), tt.console)
+			r.finish(tt.outcome, 7*time.Minute, time.Now(), tt.console)
 			if got := r.result(); got != tt.want {
 				t.Errorf("result = %s, want %s\noutput:\n%s", got, tt.want, buf.String())
 			}
