@@ -43,6 +43,8 @@ const (
 	refusalTTL = time.Minute
 	// passTTL is how long a command that passed pre-flight is trusted.
 	passTTL = 10 * time.Minute
+	// modprobeTimeout bounds one modprobe.
+	modprobeTimeout = time.Minute
 	// hostTTL is how long pre-flight's parsed kernel BTF is kept after
 	// its last use.
 	hostTTL = 5 * time.Minute

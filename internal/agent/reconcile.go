@@ -117,7 +117,7 @@ func (p *pass) run() {
 func (p *pass) loadKillswitch() {
 	a := p.a
 	start := time.Now()
-	err := a.cfg.Modprobe(p.ctx, ModuleName)
+	err := p.modprobe(ModuleName)
 	if err == nil {
 		a.waitModule(p.ctx)
 		if !a.client.Loaded() {
@@ -416,7 +416,7 @@ func (p *pass) loadTarget(t policy.Target, module string) bool {
 			module, t.Symbol, t.Symbol))
 		return false
 	}
-	err := a.cfg.Modprobe(p.ctx, module)
+	err := p.modprobe(module)
 	a.metrics.action("modprobe", err)
 	if err != nil {
 		p.status(t, StateFailed, "cannot load the module that holds it: "+err.Error())
@@ -425,6 +425,14 @@ func (p *pass) loadTarget(t policy.Target, module string) bool {
 	a.targetGen++
 	p.log.Info("loaded the module holding a target", "module", module, "symbol", t.Symbol, "entry", t.Entry)
 	return true
+}
+
+// modprobe loads a module, bounded in time: a hung modprobe must not stop
+// the agent (its /healthz would then fail and the supervisor restart it).
+func (p *pass) modprobe(module string) error {
+	ctx, cancel := context.WithTimeout(p.ctx, modprobeTimeout)
+	defer cancel()
+	return p.a.cfg.Modprobe(ctx, module)
 }
 
 // preflight is the pre-flight host. It is kept across passes for a while:
