@@ -89,7 +89,9 @@ func DirtyFrag() (Result, error) {
 	if err := unix.Bind(rx, &unix.SockaddrInet4{Port: udpPort, Addr: [4]byte(receiverIP)}); err != nil {
 		return Result{}, fmt.Errorf("bind the receiver to %s:%d: %w", receiverIP, udpPort, err)
 	}
-	tv := unix.NsecToTimeval((500 * time.Millisecond).Nanoseconds())
+	// Generous for a loaded machine: a datagram that arrives after its
+	// receive gave up would be counted against the next one.
+	tv := unix.NsecToTimeval((2 * time.Second).Nanoseconds())
 	if err := unix.SetsockoptTimeval(rx, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return Result{}, err
 	}
@@ -168,6 +170,29 @@ func link(hs, hr *netlink.Handle, receiver netns.NsHandle) error {
 		}
 		if err := end.h.LinkSetUp(l); err != nil {
 			return fmt.Errorf("bring %s up: %w", end.name, err)
+		}
+	}
+	// Until the link watcher has run, a device that is up still sends
+	// through the noop qdisc, which drops: the first datagram would be
+	// lost. It runs at most once a second, later on a loaded machine.
+	// Operational state up says it has run.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, end := range []struct {
+		h    *netlink.Handle
+		name string
+	}{{hs, "ksdemo0"}, {hr, "ksdemo1"}} {
+		for {
+			l, err := end.h.LinkByName(end.name)
+			if err != nil {
+				return fmt.Errorf("find %s: %w", end.name, err)
+			}
+			if l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s is still %s after 10s", end.name, l.Attrs().OperState)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	return nil
