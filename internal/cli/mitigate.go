@@ -117,11 +117,16 @@ type nativeFacts struct{ *hostFacts }
 func (nativeFacts) BPFOverride(*catalog.Entry) (string, bool) { return "", false }
 
 func (a *app) assess(e *catalog.Entry, f *mitigateFlags, probe time.Duration) *catalog.Assessment {
-	var facts catalog.Facts = a.facts(f)
+	return catalog.Assess(e, a.factsHere(f), probe)
+}
+
+// factsHere answers for the host as it is now: one serves several entries,
+// reading kallsyms once (a new one sees modules loaded since).
+func (a *app) factsHere(f *mitigateFlags) catalog.Facts {
 	if f.native {
-		facts = nativeFacts{a.facts(f)}
+		return nativeFacts{a.facts(f)}
 	}
-	return catalog.Assess(e, facts, probe)
+	return a.facts(f)
 }
 
 func loadCatalog() (*catalog.Catalog, error) {
@@ -179,8 +184,9 @@ switched off safely).`,
 
 func (a *app) listMitigations(c *catalog.Catalog, f *mitigateFlags) error {
 	var all []*catalog.Assessment
+	facts := a.factsHere(f)
 	for _, e := range c.Entries() {
-		all = append(all, a.assess(e, f, -1))
+		all = append(all, catalog.Assess(e, facts, -1))
 	}
 	if f.asJSON {
 		return a.printJSON(all)
