@@ -15,7 +15,8 @@
 #   make deploy-test  systemd unit, Kubernetes manifests, Helm chart, alert rules
 #   make clean
 #
-# KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/.
+# KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/;
+# ARCH=arm64 also builds the Go binaries for arm64.
 # More targets (demo, bench, sign, stress) belong below, one small block each.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -27,7 +28,7 @@ VMTEST_FLAGS ?=
 # scripts/ensure-deps fetches from the module proxy. Evaluated once, and only
 # by targets that run Go.
 GO = $(eval GO := $$(or $$(shell scripts/ensure-deps --go),$$(error no usable Go: see scripts/ensure-deps)))$(GO)
-GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath
+GOBUILD = CGO_ENABLED=0 $(if $(filter arm64,$(ARCH)),GOARCH=arm64 )$(GO) build -trimpath
 
 export KS_CACHE
 
