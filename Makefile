@@ -133,7 +133,7 @@ DEB_VERSION ?= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
 .PHONY: deb deb-test deploy-test
 deb: deps
 	$(GOBUILD) -ldflags='-s -w' -o bin/ ./cmd/killswitch ./cmd/killswitchd ./cmd/ks-bpf-load
-	packaging/deb/build $(DEB_VERSION) out/deb
+	GO=$(GO) $(if $(filter arm64,$(ARCH)),DEB_ARCH=arm64 )packaging/deb/build $(DEB_VERSION) out/deb
 
 deb-test: deb
 	GO=$(GO) packaging/deb/test $(DEB_VERSION) out/deb
