@@ -319,6 +319,15 @@ func (h *harness) buildGuest(ctx context.Context, arch Arch, suites []suite) (*g
 	default:
 		g.selftestDir = dir
 	}
+	// BPF programs for the suites that need an override (engagebpf,
+	// ks-bpf-load): arch-neutral objects at /ks/bpf.
+	switch dir, err := buildBPF(ctx, h.env, h.o.Repo); {
+	case errors.Is(err, errNotYet):
+	case err != nil:
+		return nil, err
+	default:
+		g.bpfDir = dir
+	}
 	if !suitesInclude(suites, selftestSuite) && h.o.Suites == "" {
 		h.note("selftests/%s is not in the tree yet: no %s suite", selftestScript, selftestSuite)
 	}
@@ -442,7 +451,7 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	if err != nil {
 		return "", err
 	}
-	img, err := g.initramfs(mods)
+	img, err := g.initramfs(mods, k.runsSuite)
 	if err != nil {
 		return "", fmt.Errorf("assembling initramfs: %w", err)
 	}

@@ -22,6 +22,8 @@ type guestFiles struct {
 	runSelftest bool
 	// libDir is test/vm/lib ("" when absent).
 	libDir string
+	// bpfDir holds the compiled BPF programs for /ks/bpf ("" when absent).
+	bpfDir string
 }
 
 const (
@@ -33,13 +35,13 @@ const (
 		"cd /ks/selftests && PATH=/ks/selftests:$PATH exec ./" + selftestScript + "\n"
 )
 
-// initramfs assembles the tree for one kernel.
-func (g *guestFiles) initramfs(mods *ModuleSet) (*Initramfs, error) {
+// initramfs assembles the tree for one kernel, with the suites runs keeps.
+func (g *guestFiles) initramfs(mods *ModuleSet, runs func(suite string) bool) (*Initramfs, error) {
 	img := NewInitramfs()
 	steps := []func(*Initramfs) error{
 		g.addBase,
 		mods.AddTo,
-		g.addSuites,
+		func(f *Initramfs) error { return g.addSuites(f, runs) },
 	}
 	for _, step := range steps {
 		if err := step(img); err != nil {
@@ -86,14 +88,17 @@ func (g *guestFiles) addBase(f *Initramfs) error {
 	return f.AddData("etc/group", 0o644, []byte(group))
 }
 
-func (g *guestFiles) addSuites(f *Initramfs) error {
+func (g *guestFiles) addSuites(f *Initramfs, runs func(suite string) bool) error {
 	for name, src := range g.suites {
+		if !runs(name) {
+			continue
+		}
 		if err := f.AddFile("ks/suites/"+name, src, 0o755); err != nil {
 			return err
 		}
 	}
 	if g.selftestDir != "" {
-		if g.runSelftest {
+		if g.runSelftest && runs(selftestSuite) {
 			if err := f.AddData("ks/suites/"+selftestSuite, 0o755, []byte(selftestWrapper)); err != nil {
 				return err
 			}
@@ -112,6 +117,11 @@ func (g *guestFiles) addSuites(f *Initramfs) error {
 	}
 	if g.libDir != "" {
 		if err := addTree(f, g.libDir, "ks/lib", func(string) bool { return false }); err != nil {
+			return err
+		}
+	}
+	if g.bpfDir != "" {
+		if err := addTree(f, g.bpfDir, "ks/bpf", func(string) bool { return false }); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 )
@@ -31,6 +32,22 @@ type Kernel struct {
 	// StockModules, when not nil, replaces the run's stock module list for
 	// this kernel (a custom kernel may build in or leave out some of them).
 	StockModules []string
+	// Suites, when not empty, are comma-separated globs: only the suites
+	// they match run on this kernel (the run's -suites still applies).
+	Suites string
+}
+
+// runsSuite reports whether the suite named name runs on k.
+func (k *Kernel) runsSuite(name string) bool {
+	if strings.TrimSpace(k.Suites) == "" {
+		return true
+	}
+	for _, p := range strings.Split(k.Suites, ",") {
+		if ok, _ := path.Match(strings.TrimSpace(p), name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Source acquires one kernel, downloading or building it when the cache does
@@ -65,11 +82,12 @@ func DefaultCatalog() Catalog {
 		"debian-6.1":       Debian61(),
 		"debian-6.12":      Debian612(),
 		"debian-6.1-arm64": Debian61Arm64(),
+		"ks-6.1":           TestKernel61(),
 	}
 }
 
 // DefaultKernels is what runs when -kernels is not given.
-const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64"
+const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64,ks-6.1"
 
 // Lookup resolves a comma-separated list of labels, in order.
 func (c Catalog) Lookup(labels string) ([]string, error) {

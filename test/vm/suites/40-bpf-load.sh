@@ -15,7 +15,7 @@ LOADER=/usr/sbin/ks-bpf-load
 BPF=/ks/bpf
 PINS=/sys/fs/bpf/killswitch
 FN=__x64_sys_getpriority
-GETPRIO=${KS_GETPRIO:-ksw getpriority}
+GETPRIO=${KS_GETPRIO:-/ks/selftests/ksw getpriority}
 
 n=0
 ok() { echo "ok - bpf-load: $1"; }

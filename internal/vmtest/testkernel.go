@@ -1,0 +1,126 @@
+package vmtest
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/killswitch/killswitch/internal/testkernel"
+)
+
+// testKernelSource is the project's own test kernel (internal/testkernel):
+// built from Debian's linux-source-6.1 with BPF override, fail_function and
+// module signing, which the stock kernels lack. The first run builds it
+// (minutes); later runs find it in the cache.
+type testKernelSource struct {
+	label   string
+	variant string
+}
+
+// TestKernel61 is the base variant: engagebpf, benchmarks and the Secure
+// Boot cells run on it.
+func TestKernel61() Source { return testKernelSource{label: "ks-6.1", variant: "base"} }
+
+// Acquire builds (or finds) the kernel and describes it for the harness.
+func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error) {
+	frags, err := testkernel.FindFragments()
+	if err != nil {
+		return nil, fmt.Errorf("finding the test kernel's config fragments: %w", err)
+	}
+	tk, err := testkernel.Build(ctx, testkernel.Options{
+		Variant:   s.variant,
+		Fragments: frags,
+		Cache:     env.Cache,
+		Log:       env.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building test kernel %s: %w", s.label, err)
+	}
+	mods, err := builtModules(tk.ModulesDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{
+		Label:      s.label,
+		Arch:       X86_64(),
+		Release:    tk.Release,
+		Image:      tk.Bzimage,
+		ModulesDir: tk.ModulesDir,
+		KDIR:       tk.KDIR,
+		// A trimmed kernel builds few modules: pack all of them, rather
+		// than the stock list, most of which it builds in or leaves out.
+		StockModules: mods,
+		// What the stock kernels cannot show: BPF override through
+		// engagebpf, and ks-bpf-load on its own.
+		Suites: "30-engagebpf,40-bpf-load*",
+	}, nil
+}
+
+// builtModules lists the module names under a /lib/modules/<release> tree.
+func builtModules(dir string) ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(filepath.Join(dir, "kernel"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name, ok := strings.CutSuffix(d.Name(), ".ko"); ok && !d.IsDir() {
+			names = append(names, strings.ReplaceAll(name, "-", "_"))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the modules in %s: %w", dir, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// buildBPF compiles the BPF test programs (test/bpf) and the catalog's
+// engagebpf programs (mitigations/) with clang into a copy, and returns the
+// directory holding the .bpf.o files for /ks/bpf.
+func buildBPF(ctx context.Context, env *Env, repo string) (string, error) {
+	if !exists(filepath.Join(repo, "test", "bpf", "Makefile")) {
+		return "", fmt.Errorf("test/bpf/Makefile: %w", errNotYet)
+	}
+	base := filepath.Join(env.Cache, "build", "bpf")
+	var unlocks []func()
+	defer func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}()
+	for _, sub := range []string{"mitigations", filepath.Join("test", "bpf")} {
+		unlock, err := freshCopy(ctx, filepath.Join(repo, sub), filepath.Join(base, sub))
+		if err != nil {
+			return "", err
+		}
+		unlocks = append(unlocks, unlock)
+	}
+	out := filepath.Join(base, "objects")
+	if err := os.RemoveAll(out); err != nil {
+		return "", fmt.Errorf("cleaning %s: %w", out, err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", out, err)
+	}
+	for _, sub := range []string{"mitigations", filepath.Join("test", "bpf")} {
+		dir := filepath.Join(base, sub)
+		if err := run(ctx, env, "", "make", "-C", dir, jobs()); err != nil {
+			return "", fmt.Errorf("building the BPF programs in %s: %w", sub, err)
+		}
+		objs, err := filepath.Glob(filepath.Join(dir, "*.bpf.o"))
+		if err != nil {
+			return "", err
+		}
+		for _, o := range objs {
+			if err := copyFile(o, filepath.Join(out, filepath.Base(o))); err != nil {
+				return "", fmt.Errorf("collecting %s: %w", o, err)
+			}
+		}
+	}
+	return out, nil
+}
