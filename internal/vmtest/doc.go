@@ -5,7 +5,9 @@
 //
 //  1. Acquire the kernel through its Source. Debian's stock kernels
 //     (debian-6.1: whatever linux-image-amd64 depends on; debian-6.12: the
-//     newest linux-image-6.12.*+deb12-amd64-unsigned) are resolved with
+//     newest linux-image-6.12.*+deb12-amd64-unsigned; debian-6.1-arm64:
+//     linux-image-arm64 through dpkg multiarch, with busybox-static:arm64
+//     and the host's linux-kbuild for the cross build) are resolved with
 //     apt-cache to exact versions, downloaded with apt-get download and
 //     unpacked with dpkg-deb -x into one tree per kernel under
 //     $KS_CACHE/debian/<image>_<version>/, never installed on the host. The
@@ -26,7 +28,10 @@
 //  4. Boot qemu-system-x86_64 -accel tcg (never KVM: it hangs these
 //     guests). The console (ttyS0) is captured to console.log; ks-vminit
 //     writes results to the second serial port (ttyS1), which QEMU passes
-//     to the harness through an inherited pipe, so lines stream live.
+//     to the harness through an inherited pipe, so lines stream live. An
+//     arm64 kernel boots under qemu-system-aarch64 -M virt the same way,
+//     with the console on the PL011 (ttyAMA0) and the results on a PCI
+//     16550 (ttyS0); see Arm64.
 //  5. Judge: every "not ok", a suite's non-zero exit, a timeout, a missing
 //     summary, or a kernel log line matching the splat patterns (BUG:,
 //     WARNING:, Oops, RCU stalls, lockdep, KASAN, UBSAN, ...) fails the
