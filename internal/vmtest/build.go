@@ -24,8 +24,10 @@ func isBuildOutput(name string) bool {
 	return false
 }
 
-// copyTree copies src into a new dst, skipping build outputs.
-func copyTree(src, dst string) error {
+// walkTree calls visit for src and everything below it, with the path
+// relative to src, leaving out (whole directories included) the entries
+// below src whose name skip matches.
+func walkTree(src string, skip func(name string) bool, visit func(p, rel string, d fs.DirEntry) error) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -34,12 +36,19 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		if rel != "." && isBuildOutput(d.Name()) {
+		if rel != "." && skip(d.Name()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
+		return visit(p, rel, d)
+	})
+}
+
+// copyTree copies src into a new dst, skipping build outputs.
+func copyTree(src, dst string) error {
+	return walkTree(src, isBuildOutput, func(p, rel string, d fs.DirEntry) error {
 		target := filepath.Join(dst, rel)
 		switch {
 		case d.IsDir():

@@ -130,20 +130,7 @@ func (g *guestFiles) addSuites(f *Initramfs, runs func(suite string) bool) error
 
 // addTree adds the regular files under src (keeping their modes) at dest.
 func addTree(f *Initramfs, src, dest string, skip func(name string) bool) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if rel != "." && skip(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	return walkTree(src, skip, func(p, rel string, d fs.DirEntry) error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
