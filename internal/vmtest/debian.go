@@ -276,6 +276,7 @@ func (s *debianSource) kernel(root string) (*Kernel, error) {
 		Image:      filepath.Join(root, "boot", "vmlinuz-"+release),
 		ModulesDir: filepath.Join(root, "lib", "modules", release),
 		KDIR:       filepath.Join(root, "usr", "src", "linux-headers-"+release),
+		Config:     filepath.Join(root, "boot", "config-"+release),
 	}
 	for _, p := range []string{k.ModulesDir + "/modules.dep", k.KDIR + "/Makefile"} {
 		if _, err := os.Stat(p); err != nil {

@@ -455,6 +455,11 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	if err != nil {
 		return "", fmt.Errorf("assembling initramfs: %w", err)
 	}
+	if k.Config != "" && exists(k.Config) {
+		if err := img.AddFile("boot/config-"+k.Release, k.Config, 0o644); err != nil {
+			return "", fmt.Errorf("adding the kernel config: %w", err)
+		}
+	}
 	path := filepath.Join(dir, "initramfs.cpio.gz")
 	f, err := os.Create(path)
 	if err != nil {

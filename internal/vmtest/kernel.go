@@ -27,6 +27,9 @@ type Kernel struct {
 	ModulesDir string
 	// KDIR is the kbuild tree for out-of-tree modules: make -C KDIR M=dir.
 	KDIR string
+	// Config is the kernel's .config ("" when unknown); the guest gets it at
+	// /boot/config-<Release>, where killswitch doctor and check read it.
+	Config string
 	// Cmdline is added to the kernel command line (e.g. lockdown=integrity).
 	Cmdline []string
 	// StockModules, when not nil, replaces the run's stock module list for

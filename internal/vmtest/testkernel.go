@@ -51,6 +51,7 @@ func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error
 		Image:      tk.Bzimage,
 		ModulesDir: tk.ModulesDir,
 		KDIR:       tk.KDIR,
+		Config:     filepath.Join(tk.KDIR, ".config"),
 		// A trimmed kernel builds few modules: pack all of them, rather
 		// than the stock list, most of which it builds in or leaves out.
 		StockModules: mods,
