@@ -350,16 +350,23 @@ func (h *Host) checkGuard(r *Report, req Request) {
 		v := strings.TrimSpace(string(b))
 		guardOff = v == "N" || v == "0"
 	}
-	verdict, fix := Refuse, "load the module with guard=0 if you really mean it"
-	if guardOff {
-		verdict, fix = Warn, ""
+	// refuse reports what the module refuses: a refusal with the way out,
+	// or only a warning when the guard is off. failClosed, if not empty,
+	// names the value the module would accept.
+	refuse := func(msg, failClosed string) {
+		f := Finding{Check: "guard", Verdict: Refuse, Message: msg,
+			Fix: "load the module with guard=0 if you really mean it"}
+		if failClosed != "" {
+			f.Fix = failClosed + ", or " + f.Fix
+		}
+		if guardOff {
+			f.Verdict, f.Fix = Warn, ""
+			f.Message += "; the guard is off (guard=0)"
+		}
+		r.add(f)
 	}
 	if p, ok := IsHazard(req.Symbol); ok {
-		msg := req.Symbol + " matches the module's hazard list (" + p + "): the kernel or killswitch itself depends on it"
-		if guardOff {
-			msg += "; the guard is off (guard=0)"
-		}
-		r.add(Finding{Check: "guard", Verdict: verdict, Message: msg, Fix: fix})
+		refuse(req.Symbol+" matches the module's hazard list ("+p+"): the kernel or killswitch itself depends on it", "")
 		return
 	}
 	if p, ok := IsSecurityBool(req.Symbol); ok {
@@ -368,13 +375,8 @@ func (h *Host) checkGuard(r *Report, req Request) {
 				Message: req.Symbol + " is a yes/no security check (" + p + "): 0 denies, which fails closed and the guard allows"})
 			return
 		}
-		msg := req.Symbol + " is a yes/no security check (" + p + "): " + ksfs.FormatRetval(*req.Retval) + " is \"true\" and would grant without checking"
-		if guardOff {
-			msg += "; the guard is off (guard=0)"
-		} else {
-			fix = "use 0 to deny (fail closed), or " + fix
-		}
-		r.add(Finding{Check: "guard", Verdict: verdict, Message: msg, Fix: fix})
+		refuse(req.Symbol+" is a yes/no security check ("+p+"): "+ksfs.FormatRetval(*req.Retval)+" is \"true\" and would grant without checking",
+			"use 0 to deny (fail closed)")
 		return
 	}
 	p, ok := IsSecurityCheck(req.Symbol)
@@ -386,11 +388,6 @@ func (h *Host) checkGuard(r *Report, req Request) {
 			Message: req.Symbol + " is a security check (" + p + "): a negative errno fails closed, which the guard allows"})
 		return
 	}
-	msg := req.Symbol + " is a security check (" + p + "): " + ksfs.FormatRetval(*req.Retval) + " would make it pass without checking"
-	if guardOff {
-		msg += "; the guard is off (guard=0)"
-	} else {
-		fix = "use a negative errno such as -1 (EPERM) to fail closed, or " + fix
-	}
-	r.add(Finding{Check: "guard", Verdict: verdict, Message: msg, Fix: fix})
+	refuse(req.Symbol+" is a security check ("+p+"): "+ksfs.FormatRetval(*req.Retval)+" would make it pass without checking",
+		"use a negative errno such as -1 (EPERM) to fail closed")
 }
