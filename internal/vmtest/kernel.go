@@ -36,14 +36,21 @@ type Kernel struct {
 	// this kernel (a custom kernel may build in or leave out some of them).
 	StockModules []string
 	// Suites, when not empty, are comma-separated globs: only the suites
-	// they match run on this kernel (the run's -suites still applies).
+	// they match run on this kernel (the run's -suites still applies);
+	// when empty, every suite but the dedicated ones (dedicatedSuites) runs.
 	Suites string
 }
 
-// runsSuite reports whether the suite named name runs on k.
+// dedicatedSuites run only on kernels whose Suites name them: each needs a
+// kernel built or booted for it (signature enforcement, the debug kernel,
+// the benchmark set-up), and anywhere else it could only skip.
+var dedicatedSuites = map[string]bool{}
+
+// runsSuite reports whether the suite named name runs on k: every suite but
+// the dedicated ones when k.Suites is empty, otherwise those k.Suites match.
 func (k *Kernel) runsSuite(name string) bool {
 	if strings.TrimSpace(k.Suites) == "" {
-		return true
+		return !dedicatedSuites[name]
 	}
 	for _, p := range strings.Split(k.Suites, ",") {
 		if ok, _ := path.Match(strings.TrimSpace(p), name); ok {

@@ -107,3 +107,25 @@ func TestFixupDebianTree(t *testing.T) {
 		t.Errorf("build link does not resolve: %v", err)
 	}
 }
+
+func TestRunsSuite(t *testing.T) {
+	dedicatedSuites["80-only-here"] = true
+	defer delete(dedicatedSuites, "80-only-here")
+	stock := &Kernel{}
+	special := &Kernel{Suites: "00-boot, 80-*"}
+	for _, c := range []struct {
+		k    *Kernel
+		name string
+		want bool
+	}{
+		{stock, "00-boot", true},
+		{stock, "80-only-here", false},
+		{special, "00-boot", true},
+		{special, "80-only-here", true},
+		{special, "20-filters", false},
+	} {
+		if got := c.k.runsSuite(c.name); got != c.want {
+			t.Errorf("Kernel{Suites: %q}.runsSuite(%s) = %v, want %v", c.k.Suites, c.name, got, c.want)
+		}
+	}
+}
