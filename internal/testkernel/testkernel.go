@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/killswitch/killswitch/internal/flock"
 )
 
 // SourcePackage is the Debian package the kernels are built from.
@@ -89,6 +91,23 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k, err := b.cached(); err == nil {
+		b.logf("using cached kernel %s", k.Dir)
+		return k, nil
+	}
+	// One build at a time per cache: two labels of one run may share a
+	// variant (they would build into the same directory), and every
+	// variant shares the extracted source. On two cores builds in
+	// parallel gain nothing anyway.
+	if err := os.MkdirAll(filepath.Join(b.opts.Cache, "kernels"), 0o755); err != nil {
+		return nil, fmt.Errorf("create kernel cache: %w", err)
+	}
+	unlock, err := flock.Lock(ctx, filepath.Join(b.opts.Cache, "kernels", ".build.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Whoever held the lock may have built it meanwhile.
 	if k, err := b.cached(); err == nil {
 		b.logf("using cached kernel %s", k.Dir)
 		return k, nil

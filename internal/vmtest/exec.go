@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/killswitch/killswitch/internal/flock"
 )
 
 // tailLines is how much of a failed command's output its error carries.
@@ -88,22 +88,5 @@ func findTool(name string) string {
 // lockFile takes an exclusive lock on path, waiting for other harness runs
 // that share the cache. The returned func releases it.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", path, err)
-		}
-		return func() { f.Close() }, nil
-	case <-ctx.Done():
-		// Closing the file releases the lock once Flock returns.
-		go func() { <-done; f.Close() }()
-		return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-	}
+	return flock.Lock(ctx, path)
 }
