@@ -13,6 +13,7 @@
 #   make deb          Debian packages killswitch-dkms and killswitch in out/deb/
 #   make deb-test     install them here, DKMS-build for the VM kernels, boot them
 #   make deploy-test  systemd unit, Kubernetes manifests, Helm chart, alert rules
+#   make sign KEY=mok.key CERT=mok.der   sign the built modules (Secure Boot)
 #   make clean
 #
 # KDIR, ARCH and CROSS_COMPILE pass through to kernel/ and selftests/;
@@ -140,3 +141,11 @@ deb-test: deb
 
 deploy-test: deps
 	cd deploy && $(GO) vet ./... && GO=$(GO) $(GO) test ./...
+
+# Secure Boot: sign the built modules with an enrolled MOK (or any key the
+# kernel trusts) using $(KDIR)/scripts/sign-file, then show modinfo's view.
+# scripts/sign-modules checks the key, the certificate and KDIR first.
+MODULES_TO_SIGN ?= kernel/killswitch.ko kernel/test_killswitch.ko
+.PHONY: sign
+sign:
+	@scripts/sign-modules --kdir "$(KDIR)" --key "$(KEY)" --cert "$(CERT)" $(if $(HASH),--hash "$(HASH)") $(MODULES_TO_SIGN)

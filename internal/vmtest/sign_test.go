@@ -1,0 +1,179 @@
+package vmtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// signFixture is what scripts/sign-modules needs, made in a temporary
+// directory: a key pair, a second key, a kernel tree with module signing
+// and a real sign-file, and a small ELF file with a .modinfo section,
+// which is all modinfo and sign-file look at.
+type signFixture struct {
+	dir, kdir, key, cert, certDER, otherKey, module string
+}
+
+func newSignFixture(t *testing.T) *signFixture {
+	t.Helper()
+	for _, tool := range []string{"openssl", "modinfo", "gcc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed to test scripts/sign-modules: %v (scripts/ensure-deps installs it)", tool, err)
+		}
+	}
+	d := t.TempDir()
+	f := &signFixture{
+		dir: d, kdir: filepath.Join(d, "kdir"),
+		key: filepath.Join(d, "mok.key"), cert: filepath.Join(d, "mok.pem"), certDER: filepath.Join(d, "mok.der"),
+		otherKey: filepath.Join(d, "other.key"), module: filepath.Join(d, "killswitch.ko"),
+	}
+	sh(t, d, "openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-sha256",
+		"-subj", "/CN=sign-modules test key/", "-addext", "extendedKeyUsage=codeSigning",
+		"-keyout", f.key, "-out", f.cert)
+	sh(t, d, "openssl", "x509", "-in", f.cert, "-outform", "DER", "-out", f.certDER)
+	sh(t, d, "openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", f.otherKey)
+
+	if err := os.MkdirAll(filepath.Join(f.kdir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.kdir, ".config"), 0o644, "CONFIG_MODULES=y\nCONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_HASH=\"sha256\"\n")
+	sh(t, d, "gcc", "-O2", "-o", filepath.Join(f.kdir, "scripts", "sign-file"), signFileSource(t), "-lcrypto")
+
+	src := filepath.Join(d, "mod.c")
+	writeFile(t, src, 0o644, "__attribute__((section(\".modinfo\"), used)) static const char l[] = \"license=GPL\";\nint x;\n")
+	sh(t, d, "gcc", "-c", "-o", f.module, src)
+	return f
+}
+
+// signFileSource finds the kernel's sign-file.c: in an unpacked
+// linux-source tree, or else in the linux-source tarball.
+func signFileSource(t *testing.T) string {
+	t.Helper()
+	if m, _ := filepath.Glob("/usr/src/linux-source-*/scripts/sign-file.c"); len(m) > 0 {
+		return m[0]
+	}
+	tars, _ := filepath.Glob("/usr/src/linux-source-*.tar.xz")
+	if len(tars) == 0 {
+		t.Fatalf("no kernel sign-file.c to build: install linux-source-6.1 (the test kernel's source package)")
+	}
+	dir := t.TempDir()
+	sh(t, dir, "tar", "-xJf", tars[0], "--wildcards", "*/scripts/sign-file.c")
+	m, _ := filepath.Glob(filepath.Join(dir, "*", "scripts", "sign-file.c"))
+	if len(m) == 0 {
+		t.Fatalf("%s holds no scripts/sign-file.c", tars[0])
+	}
+	return m[0]
+}
+
+func sh(t *testing.T, dir, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// signModulesScript runs scripts/sign-modules and returns its output and
+// whether it succeeded.
+func signModulesScript(t *testing.T, args ...string) (string, bool) {
+	t.Helper()
+	repo, err := FindRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(repo, signScript), args...).CombinedOutput()
+	return string(out), err == nil
+}
+
+func TestSignModules(t *testing.T) {
+	f := newSignFixture(t)
+	serial := strings.TrimPrefix(strings.TrimSpace(sh(t, f.dir, "openssl", "x509", "-in", f.cert, "-noout", "-serial")), "serial=")
+	sigKey := func() string {
+		return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(sh(t, f.dir, "modinfo", "-F", "sig_key", f.module)), ":", ""))
+	}
+	for _, cert := range []string{f.cert, f.certDER} {
+		out, ok := signModulesScript(t, "--kdir", f.kdir, "--key", f.key, "--cert", cert, f.module)
+		if !ok {
+			t.Fatalf("signing with %s failed:\n%s", filepath.Base(cert), out)
+		}
+		if !strings.Contains(out, "signer=sign-modules test key") || !strings.Contains(out, "sig_hashalgo=sha256") {
+			t.Errorf("signing with %s: output does not show modinfo's signer and hash:\n%s", filepath.Base(cert), out)
+		}
+		if got := sigKey(); strings.TrimLeft(got, "0") != strings.TrimLeft(strings.ToUpper(serial), "0") {
+			t.Errorf("modinfo sig_key %s, want the certificate's serial %s", got, serial)
+		}
+	}
+	// Signed twice: the second signature replaced the first.
+	signed, err := os.ReadFile(f.module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(signed), "~Module signature appended~\n"); n != 1 {
+		t.Errorf("module carries %d signatures after re-signing, want 1", n)
+	}
+}
+
+func TestSignModulesRefuses(t *testing.T) {
+	f := newSignFixture(t)
+	noSig := filepath.Join(f.dir, "nosig")
+	if err := os.MkdirAll(filepath.Join(noSig, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(noSig, ".config"), 0o644, "CONFIG_MODULES=y\n# CONFIG_MODULE_SIG is not set\n")
+	noConfig := t.TempDir()
+	noTool := filepath.Join(f.dir, "notool")
+	if err := os.MkdirAll(noTool, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(noTool, ".config"), 0o644, "CONFIG_MODULE_SIG=y\n")
+	missing := filepath.Join(f.dir, "missing")
+
+	before, err := os.ReadFile(f.module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"module not built", []string{"--kdir", f.kdir, "--key", f.key, "--cert", f.cert, missing + ".ko"}, "is not built: run make modules"},
+		{"no key given", []string{"--kdir", f.kdir, "--key", "", "--cert", f.cert, f.module}, "no key given: KEY="},
+		{"key missing", []string{"--kdir", f.kdir, "--key", missing, "--cert", f.cert, f.module}, "key " + missing + ": no such file"},
+		{"cert missing", []string{"--kdir", f.kdir, "--key", f.key, "--cert", missing, f.module}, "certificate " + missing + ": no such file"},
+		{"cert given as key", []string{"--kdir", f.kdir, "--key", f.cert, "--cert", f.cert, f.module}, "is not a PEM private key"},
+		{"key given as cert", []string{"--kdir", f.kdir, "--key", f.key, "--cert", f.key, f.module}, "is not an X.509 certificate in PEM or DER form"},
+		{"key and cert do not match", []string{"--kdir", f.kdir, "--key", f.otherKey, "--cert", f.cert, f.module}, "do not match"},
+		{"kdir missing", []string{"--kdir", missing, "--key", f.key, "--cert", f.cert, f.module}, "kernel build tree " + missing + " does not exist"},
+		{"kdir without config", []string{"--kdir", noConfig, "--key", f.key, "--cert", f.cert, f.module}, "has no .config"},
+		{"kernel without module signing", []string{"--kdir", noSig, "--key", f.key, "--cert", f.cert, f.module}, "CONFIG_MODULE_SIG is not set"},
+		{"no sign-file", []string{"--kdir", noTool, "--key", f.key, "--cert", f.cert, f.module}, "no signing tool"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "no sign-file" {
+				if _, err := exec.LookPath("kmodsign"); err == nil {
+					t.Skip("kmodsign is installed: the script falls back to it")
+				}
+			}
+			out, ok := signModulesScript(t, tc.args...)
+			if ok {
+				t.Fatalf("succeeded, want an error containing %q:\n%s", tc.want, out)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("error does not say %q:\n%s", tc.want, out)
+			}
+			after, err := os.ReadFile(f.module)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(after) != string(before) {
+				t.Errorf("the module was changed although signing was refused")
+			}
+		})
+	}
+}
