@@ -443,6 +443,12 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 			return "", err
 		}
 	}
+	var unsigned []byte
+	if k.SigningKey != "" && len(kos) > 0 {
+		if kos, unsigned, err = signModules(ctx, h.env, h.o.Repo, k, kos, filepath.Join(dir, "signed")); err != nil {
+			return "", err
+		}
+	}
 	stock := h.o.StockModules
 	if k.StockModules != nil {
 		stock = k.StockModules
@@ -454,6 +460,11 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	img, err := g.initramfs(mods, k.runsSuite)
 	if err != nil {
 		return "", fmt.Errorf("assembling initramfs: %w", err)
+	}
+	if unsigned != nil {
+		if err := img.AddData(unsignedModule, 0o644, unsigned); err != nil {
+			return "", fmt.Errorf("adding the unsigned module: %w", err)
+		}
 	}
 	if k.Config != "" && exists(k.Config) {
 		if err := img.AddFile("boot/config-"+k.Release, k.Config, 0o644); err != nil {
@@ -482,6 +493,9 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 			}
 		}
 		ours = strings.Join(names, " ")
+	}
+	if unsigned != nil {
+		ours += ", signed with " + filepath.Base(k.SigningCert)
 	}
 	h.logf(k.Label, "initramfs %.1f MB, %d modules (ours: %s), built in %.1fs",
 		float64(n)/(1<<20), len(mods.Names()), ours, time.Since(start).Seconds())

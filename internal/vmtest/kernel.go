@@ -39,12 +39,19 @@ type Kernel struct {
 	// they match run on this kernel (the run's -suites still applies);
 	// when empty, every suite but the dedicated ones (dedicatedSuites) runs.
 	Suites string
+	// SigningKey and SigningCert, when set, are a key pair the kernel
+	// trusts: our modules are signed with it (scripts/sign-modules) and
+	// an unsigned killswitch.ko goes to /ks/unsigned/ for the suites
+	// that prove signature enforcement.
+	SigningKey, SigningCert string
 }
 
 // dedicatedSuites run only on kernels whose Suites name them: each needs a
 // kernel built or booted for it (signature enforcement, the debug kernel,
 // the benchmark set-up), and anywhere else it could only skip.
-var dedicatedSuites = map[string]bool{}
+var dedicatedSuites = map[string]bool{
+	"80-secureboot": true,
+}
 
 // runsSuite reports whether the suite named name runs on k: every suite but
 // the dedicated ones when k.Suites is empty, otherwise those k.Suites match.
@@ -93,11 +100,15 @@ func DefaultCatalog() Catalog {
 		"debian-6.12":      Debian612(),
 		"debian-6.1-arm64": Debian61Arm64(),
 		"ks-6.1":           TestKernel61(),
+
+		// Secure Boot stand-ins: signatures enforced, lockdown on.
+		"ks-6.1-integrity":       TestKernel61Lockdown("integrity"),
+		"ks-6.1-confidentiality": TestKernel61Lockdown("confidentiality"),
 	}
 }
 
 // DefaultKernels is what runs when -kernels is not given.
-const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64,ks-6.1"
+const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64,ks-6.1,ks-6.1-integrity,ks-6.1-confidentiality"
 
 // Lookup resolves a comma-separated list of labels, in order.
 func (c Catalog) Lookup(labels string) ([]string, error) {

@@ -19,11 +19,24 @@ import (
 type testKernelSource struct {
 	label   string
 	variant string
+	// lockdown, when set, boots the kernel as a Secure Boot host with an
+	// enrolled MOK would run: module.sig_enforce=1 lockdown=<lockdown>,
+	// our modules signed with the kernel's test key.
+	lockdown string
 }
 
 // TestKernel61 is the base variant: engagebpf, benchmarks and the Secure
 // Boot cells run on it.
 func TestKernel61() Source { return testKernelSource{label: "ks-6.1", variant: "base"} }
+
+// TestKernel61Lockdown is the base kernel booted as a Secure Boot host:
+// signatures enforced, lockdown at level (integrity or confidentiality)
+// from boot, our modules signed with the key its keyring trusts. Only the
+// suites about that world run on it: 80-secureboot, and the privilege
+// sweep, which checks the lockdown refusals when it sees lockdown on.
+func TestKernel61Lockdown(level string) Source {
+	return testKernelSource{label: "ks-6.1-" + level, variant: "base", lockdown: level}
+}
 
 // Acquire builds (or finds) the kernel and describes it for the harness.
 func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error) {
@@ -44,7 +57,7 @@ func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error
 	if err != nil {
 		return nil, err
 	}
-	return &Kernel{
+	k := &Kernel{
 		Label:      s.label,
 		Arch:       X86_64(),
 		Release:    tk.Release,
@@ -58,7 +71,16 @@ func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error
 		// What the stock kernels cannot show: BPF override through
 		// engagebpf, and ks-bpf-load on its own.
 		Suites: "30-engagebpf,40-bpf-load*",
-	}, nil
+	}
+	if s.lockdown != "" {
+		if tk.SigningKey == "" || tk.SigningCert == "" {
+			return nil, fmt.Errorf("test kernel %s has no signing key in its kernel.json: rebuild it (remove %s)", s.label, tk.Dir)
+		}
+		k.Cmdline = []string{"module.sig_enforce=1", "lockdown=" + s.lockdown}
+		k.SigningKey, k.SigningCert = tk.SigningKey, tk.SigningCert
+		k.Suites = "80-secureboot,70-privilege"
+	}
+	return k, nil
 }
 
 // builtModules lists the module names under a /lib/modules/<release> tree.
