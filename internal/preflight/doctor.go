@@ -249,16 +249,81 @@ func (h *Host) doctorSigning(cfg map[string]string, cfgErr error, add func(strin
 		add("secureboot", OK, "not booted with EFI: no Secure Boot", "")
 	}
 
-	enforced := false
+	h.doctorModuleSignature(cfg, cfgErr, add)
+}
+
+// moduleSigMagic ends a signed module file (the kernel's MODULE_SIG_STRING).
+const moduleSigMagic = "~Module signature appended~\n"
+
+// sigEnforcement lists what makes the running kernel refuse unsigned
+// modules: module.sig_enforce=1 (or CONFIG_MODULE_SIG_FORCE, which shows
+// there too), and lockdown, which refuses them even without sig_enforce
+// (LOCKDOWN_MODULE_SIGNATURE is an integrity reason). Empty: not enforced.
+func (h *Host) sigEnforcement(cfg map[string]string, cfgErr error) []string {
+	var why []string
 	if b, err := h.fs.ReadFile(sysModuleDir + "module/parameters/sig_enforce"); err == nil && strings.TrimSpace(string(b)) == "Y" {
-		enforced = true
+		if cfgErr == nil && cfg["CONFIG_MODULE_SIG_FORCE"] == "y" {
+			why = append(why, "CONFIG_MODULE_SIG_FORCE=y")
+		} else {
+			why = append(why, "module.sig_enforce=1")
+		}
+	} else if cfgErr == nil && cfg["CONFIG_MODULE_SIG_FORCE"] == "y" {
+		why = append(why, "CONFIG_MODULE_SIG_FORCE=y")
 	}
-	if cfgErr == nil && cfg["CONFIG_MODULE_SIG_FORCE"] == "y" {
-		enforced = true
+	if b, err := h.fs.ReadFile(ksfs.LockdownFile); err == nil {
+		if level, err := ksfs.ParseLockdown(string(b)); err == nil && level != ksfs.LockdownNone {
+			why = append(why, "lockdown="+string(level))
+		}
 	}
-	if enforced {
-		add("signing", Warn, "module signatures are enforced: an unsigned killswitch.ko is refused", "sign it with a key in the kernel's keyring (scripts/sign-file)")
-	} else {
-		add("signing", OK, "module signatures are not enforced", "")
+	return why
+}
+
+// doctorModuleSignature says whether unsigned modules are refused, why,
+// and whether our module passes: the loaded one (its taint has no E), or
+// the installed file (it carries a signature).
+func (h *Host) doctorModuleSignature(cfg map[string]string, cfgErr error, add func(string, Verdict, string, string)) {
+	const fix = "make sign KEY=<MOK key> CERT=<MOK cert>, with a key the kernel trusts; README: Secure Boot"
+	if cfgErr == nil && cfg["CONFIG_MODULE_SIG"] != "y" {
+		add("signing", OK, "the kernel does not check module signatures (CONFIG_MODULE_SIG is not set)", "")
+		return
+	}
+	why := h.sigEnforcement(cfg, cfgErr)
+	loaded := h.ModuleLoaded("killswitch")
+	taint := ""
+	if b, err := h.fs.ReadFile(sysModuleDir + "killswitch/taint"); err == nil {
+		taint = strings.TrimSpace(string(b))
+	}
+	installed := ""
+	if rel, err := h.Release(); err == nil {
+		installed = h.installedModule(rel)
+	}
+	signedFile, fileKnown := false, false
+	if strings.HasSuffix(installed, ".ko") {
+		if rel, err := h.Release(); err == nil {
+			if b, err := h.fs.ReadFile("/lib/modules/" + rel + "/" + installed); err == nil {
+				signedFile, fileKnown = strings.HasSuffix(string(b), moduleSigMagic), true
+			}
+		}
+	}
+
+	if len(why) == 0 {
+		msg := "module signatures are not enforced"
+		if loaded && strings.Contains(taint, "E") {
+			add("signing", OK, msg+"; the loaded killswitch is unsigned (taint E): a Secure Boot host would refuse it", "")
+			return
+		}
+		add("signing", OK, msg, "")
+		return
+	}
+	msg := "module signatures are enforced (" + strings.Join(why, ", ") + "): an unsigned killswitch.ko is refused"
+	switch {
+	case loaded:
+		add("signing", OK, msg+"; the loaded killswitch passed the signature check", "")
+	case fileKnown && signedFile:
+		add("signing", Warn, msg+"; the installed "+installed+" carries a signature (the kernel must trust its key: modinfo shows the signer)", "modprobe killswitch")
+	case fileKnown:
+		add("signing", Refuse, msg+"; the installed "+installed+" is unsigned", fix)
+	default:
+		add("signing", Warn, msg, fix)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/preflight/preflighttest"
 )
 
 func doctorText(fs []Finding) string {
@@ -88,5 +89,86 @@ func TestDoctor(t *testing.T) {
 	}
 	if strings.Contains(got, "interface") {
 		t.Errorf("interface checked without the module:\n%s", got)
+	}
+}
+
+// TestDoctorSigning: where signature enforcement comes from, and whether
+// our module passes it, on a Secure Boot-like host.
+func TestDoctorSigning(t *testing.T) {
+	signing := func(t *testing.T, setup func(write func(name, data string), remove func(string))) string {
+		t.Helper()
+		h, root := newFixture(t)
+		write := func(name, data string) {
+			t.Helper()
+			p := filepath.Join(root, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		remove := func(name string) {
+			t.Helper()
+			if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setup(write, remove)
+		var lines []string
+		for _, f := range h.Doctor(DoctorOptions{}) {
+			if f.Check == "signing" {
+				lines = append(lines, f.Verdict.String()+" "+f.String())
+			}
+		}
+		if len(lines) != 1 {
+			t.Fatalf("want one signing finding, got %q", lines)
+		}
+		return lines[0]
+	}
+	mods := "lib/modules/" + fixtureRelease + "/"
+	unload := func(remove func(string)) { remove("sys/module/killswitch") }
+	for _, tc := range []struct {
+		name  string
+		setup func(write func(name, data string), remove func(string))
+		want  string
+	}{
+		{"not enforced", func(w func(string, string), r func(string)) {},
+			"ok module signatures are not enforced"},
+		{"not enforced, unsigned module loaded", func(w func(string, string), r func(string)) {
+			w("sys/module/killswitch/taint", "OE\n")
+		}, "ok module signatures are not enforced; the loaded killswitch is unsigned (taint E)"},
+		{"no signing in the kernel", func(w func(string, string), r func(string)) {
+			w("boot/config-"+fixtureRelease, strings.ReplaceAll(preflighttest.Config, "CONFIG_MODULE_SIG=y\n", ""))
+			w("sys/module/module/parameters/sig_enforce", "Y\n")
+		}, "ok the kernel does not check module signatures (CONFIG_MODULE_SIG is not set)"},
+		{"sig_enforce and lockdown, module loaded", func(w func(string, string), r func(string)) {
+			w("sys/module/module/parameters/sig_enforce", "Y\n")
+			w("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+		}, "ok module signatures are enforced (module.sig_enforce=1, lockdown=integrity): an unsigned killswitch.ko is refused; the loaded killswitch passed the signature check"},
+		{"lockdown alone enforces", func(w func(string, string), r func(string)) {
+			w("sys/module/module/parameters/sig_enforce", "N\n")
+			w("sys/kernel/security/lockdown", "none integrity [confidentiality]\n")
+			unload(r)
+		}, "warn module signatures are enforced (lockdown=confidentiality): an unsigned killswitch.ko is refused (make sign"},
+		{"forced in the config", func(w func(string, string), r func(string)) {
+			w("boot/config-"+fixtureRelease, preflighttest.Config+"CONFIG_MODULE_SIG_FORCE=y\n")
+			w("sys/module/module/parameters/sig_enforce", "Y\n")
+			unload(r)
+			w(mods+"modules.dep", "extra/killswitch.ko:\n")
+			w(mods+"extra/killswitch.ko", "\x7fELF...module...~Module signature appended~\n")
+		}, "warn module signatures are enforced (CONFIG_MODULE_SIG_FORCE=y): an unsigned killswitch.ko is refused; the installed extra/killswitch.ko carries a signature"},
+		{"enforced, installed module unsigned", func(w func(string, string), r func(string)) {
+			w("sys/module/module/parameters/sig_enforce", "Y\n")
+			unload(r)
+			w(mods+"modules.dep", "extra/killswitch.ko:\n")
+			w(mods+"extra/killswitch.ko", "\x7fELF...module")
+		}, "refuse module signatures are enforced (module.sig_enforce=1): an unsigned killswitch.ko is refused; the installed extra/killswitch.ko is unsigned (make sign KEY="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := signing(t, tc.setup); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("signing finding\n got: %s\nwant: %s...", got, tc.want)
+			}
+		})
 	}
 }

@@ -54,7 +54,7 @@ func TestParseConfig(t *testing.T) {
 	got := ParseConfig(fixtureConfig)
 	want := map[string]string{
 		"CONFIG_KPROBES": "y", "CONFIG_KPROBES_ON_FTRACE": "y", "CONFIG_SECURITYFS": "y", "CONFIG_FTRACE": "y",
-		"CONFIG_FUNCTION_TRACER": "y", "CONFIG_DEBUG_INFO_BTF": "y", "CONFIG_MODULES": "y", "CONFIG_BPF_SYSCALL": "y",
+		"CONFIG_FUNCTION_TRACER": "y", "CONFIG_DEBUG_INFO_BTF": "y", "CONFIG_MODULES": "y", "CONFIG_MODULE_SIG": "y", "CONFIG_BPF_SYSCALL": "y",
 		"CONFIG_BPF_EVENTS": "y", "CONFIG_LOCALVERSION": `"-fixture"`,
 	}
 	if !reflect.DeepEqual(got, want) {
