@@ -443,9 +443,9 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 			return "", err
 		}
 	}
-	var unsigned []byte
+	var refused map[string][]byte
 	if k.SigningKey != "" && len(kos) > 0 {
-		if kos, unsigned, err = signModules(ctx, h.env, h.o.Repo, k, kos, filepath.Join(dir, "signed")); err != nil {
+		if kos, refused, err = signModules(ctx, h.env, h.o.Repo, k, kos, filepath.Join(dir, "signed")); err != nil {
 			return "", err
 		}
 	}
@@ -461,9 +461,9 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 	if err != nil {
 		return "", fmt.Errorf("assembling initramfs: %w", err)
 	}
-	if unsigned != nil {
-		if err := img.AddData(unsignedModule, 0o644, unsigned); err != nil {
-			return "", fmt.Errorf("adding the unsigned module: %w", err)
+	for p, data := range refused {
+		if err := img.AddData(p, 0o644, data); err != nil {
+			return "", fmt.Errorf("adding %s: %w", p, err)
 		}
 	}
 	if k.Config != "" && exists(k.Config) {
@@ -494,7 +494,7 @@ func (h *harness) prepareInitrd(ctx context.Context, k *Kernel, g *guestFiles, d
 		}
 		ours = strings.Join(names, " ")
 	}
-	if unsigned != nil {
+	if refused != nil {
 		ours += ", signed with " + filepath.Base(k.SigningCert)
 	}
 	h.logf(k.Label, "initramfs %.1f MB, %d modules (ours: %s), built in %.1fs",
