@@ -132,6 +132,8 @@ func TestSignModulesRefuses(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(noTool, ".config"), 0o644, "CONFIG_MODULE_SIG=y\n")
 	missing := filepath.Join(f.dir, "missing")
+	compressed := filepath.Join(f.dir, "killswitch.ko.xz")
+	writeFile(t, compressed, 0o644, "xz data")
 
 	before, err := os.ReadFile(f.module)
 	if err != nil {
@@ -143,6 +145,7 @@ func TestSignModulesRefuses(t *testing.T) {
 		want string
 	}{
 		{"module not built", []string{"--kdir", f.kdir, "--key", f.key, "--cert", f.cert, missing + ".ko"}, "is not built: run make modules"},
+		{"compressed module", []string{"--kdir", f.kdir, "--key", f.key, "--cert", f.cert, compressed}, "is compressed: the signature goes inside"},
 		{"no key given", []string{"--kdir", f.kdir, "--key", "", "--cert", f.cert, f.module}, "no key given: KEY="},
 		{"key missing", []string{"--kdir", f.kdir, "--key", missing, "--cert", f.cert, f.module}, "key " + missing + ": no such file"},
 		{"cert missing", []string{"--kdir", f.kdir, "--key", f.key, "--cert", missing, f.module}, "certificate " + missing + ": no such file"},
