@@ -1,11 +1,15 @@
 package vmtest
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/killswitch/killswitch/internal/testkernel"
 )
 
 // signFixture is what scripts/sign-modules needs, made in a temporary
@@ -178,5 +182,95 @@ func TestSignModulesRefuses(t *testing.T) {
 				t.Errorf("the module was changed although signing was refused")
 			}
 		})
+	}
+}
+
+// TestSignModulesForKernel: the harness's signing of a kernel's modules
+// leaves the originals alone, signs the copies and returns the refused
+// variants of killswitch.ko for the initramfs.
+func TestSignModulesForKernel(t *testing.T) {
+	f := newSignFixture(t)
+	repo, err := FindRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(f.module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Kernel{Label: "signing", KDIR: f.kdir, SigningKey: f.key, SigningCert: f.cert}
+	env := &Env{Log: io.Discard}
+	signed, refused, err := signModules(context.Background(), env, repo, k, []string{f.module}, filepath.Join(f.dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const magic = "~Module signature appended~\n"
+	if now, _ := os.ReadFile(f.module); string(now) != string(orig) {
+		t.Errorf("the original module was changed")
+	}
+	if len(signed) != 1 || signed[0] == f.module {
+		t.Fatalf("signed = %q, want one copy", signed)
+	}
+	data, err := os.ReadFile(signed[0])
+	if err != nil || !strings.HasSuffix(string(data), magic) {
+		t.Errorf("the copy is not signed (err %v)", err)
+	}
+	if got := string(refused[unsignedModule]); got != string(orig) {
+		t.Errorf("%s is not the unsigned module", unsignedModule)
+	}
+	other := string(refused[untrustedModule])
+	if !strings.HasSuffix(other, magic) || !strings.HasPrefix(other, string(orig)) || other == string(data) {
+		t.Errorf("%s is not the module signed with another key", untrustedModule)
+	}
+	if len(refused) != 2 {
+		t.Errorf("refused holds %d modules, want 2", len(refused))
+	}
+}
+
+// TestLockdownKernels: the Secure Boot labels boot the base test kernel
+// with signatures enforced and lockdown on, sign with its test key and run
+// only their suites; ks-6.1 itself stays as it was.
+func TestLockdownKernels(t *testing.T) {
+	dir := t.TempDir()
+	tk := &testkernel.Kernel{
+		Dir: dir, KDIR: filepath.Join(dir, "build"), Release: "6.1.192-ks",
+		ModulesDir:  filepath.Join(dir, "modroot"),
+		SigningKey:  filepath.Join(dir, "certs", "key.pem"),
+		SigningCert: filepath.Join(dir, "certs", "cert.pem"),
+	}
+	writeFile(t, filepath.Join(tk.ModulesDir, "kernel", "net", "veth.ko"), 0o644, "")
+	cat := DefaultCatalog()
+	for label, want := range map[string]struct {
+		cmdline, suites string
+		signs           bool
+	}{
+		"ks-6.1":                 {"", "30-engagebpf,40-bpf-load*", false},
+		"ks-6.1-integrity":       {"module.sig_enforce=1 lockdown=integrity", "80-secureboot,70-privilege", true},
+		"ks-6.1-confidentiality": {"module.sig_enforce=1 lockdown=confidentiality", "80-secureboot,70-privilege", true},
+	} {
+		src, ok := cat[label].(testKernelSource)
+		if !ok {
+			t.Fatalf("%s is not a test kernel source in the catalog", label)
+		}
+		if !strings.Contains(DefaultKernels, label) {
+			t.Errorf("%s is not in DefaultKernels: make test would not boot it", label)
+		}
+		k, err := src.describe(tk)
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		if got := strings.Join(k.Cmdline, " "); got != want.cmdline {
+			t.Errorf("%s: Cmdline %q, want %q", label, got, want.cmdline)
+		}
+		if k.Suites != want.suites {
+			t.Errorf("%s: Suites %q, want %q", label, k.Suites, want.suites)
+		}
+		if signs := k.SigningKey == tk.SigningKey && k.SigningCert == tk.SigningCert; signs != want.signs {
+			t.Errorf("%s: signs with the test key = %v, want %v", label, signs, want.signs)
+		}
+	}
+	tk.SigningKey = ""
+	if _, err := (testKernelSource{label: "ks-6.1-integrity", lockdown: "integrity"}).describe(tk); err == nil || !strings.Contains(err.Error(), "no signing key") {
+		t.Errorf("a test kernel without a signing key: err %v, want one naming the missing key", err)
 	}
 }

@@ -129,3 +129,20 @@ func TestRunsSuite(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureBootSuiteIsDedicated: 80-secureboot needs a signature-enforcing,
+// locked-down boot; it must not run on any other kernel.
+func TestSecureBootSuiteIsDedicated(t *testing.T) {
+	for _, c := range []struct {
+		k    *Kernel
+		want bool
+	}{
+		{&Kernel{}, false}, // a stock kernel
+		{&Kernel{Suites: "30-engagebpf,40-bpf-load*"}, false}, // ks-6.1
+		{&Kernel{Suites: "80-secureboot,70-privilege"}, true}, // the lockdown boots
+	} {
+		if got := c.k.runsSuite("80-secureboot"); got != c.want {
+			t.Errorf("Kernel{Suites: %q}.runsSuite(80-secureboot) = %v, want %v", c.k.Suites, got, c.want)
+		}
+	}
+}

@@ -53,6 +53,11 @@ func (s testKernelSource) Acquire(ctx context.Context, env *Env) (*Kernel, error
 	if err != nil {
 		return nil, fmt.Errorf("building test kernel %s: %w", s.label, err)
 	}
+	return s.describe(tk)
+}
+
+// describe turns a built test kernel into the harness's Kernel.
+func (s testKernelSource) describe(tk *testkernel.Kernel) (*Kernel, error) {
 	mods, err := builtModules(tk.ModulesDir)
 	if err != nil {
 		return nil, err
