@@ -264,8 +264,14 @@ int ks_may_change(const char *what, const char *sym,
 	 * observe never overrides: like a kprobe event it is only a
 	 * confidentiality matter (it records who calls).
 	 */
-	if (!strcmp(what, "observe") && !security_locked_down(LOCKDOWN_KPROBES))
-		return 0;
+	if (!strcmp(what, "observe")) {
+		if (!security_locked_down(LOCKDOWN_KPROBES))
+			return 0;
+		ks_audit(who,
+			 "observe %s refused: kernel is locked down for confidentiality; it would record who calls the function (lockdown=integrity allows it)",
+			 sym);
+		return -EPERM;
+	}
 	ks_audit(who,
 		 "%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed (disengage still is; engage= at module load works under lockdown=integrity)",
 		 what, sym);
