@@ -198,6 +198,9 @@ func (s *sweep) setup() error {
 		} else {
 			ok("engage= at load refused under confidentiality: %s not engaged", modSym)
 		}
+		if contains(s.loaded, "killswitch") {
+			s.logged("engage= refusal is logged", "engage="+modSym+"="+modRetval+" refused: kernel is locked down for confidentiality")
+		}
 	case have && mod.State == ksfs.StateEngaged && fmt.Sprint(mod.Retval) == modRetval:
 		ok("engage= at load works under lockdown %s: %s retval=%d", s.level, modSym, mod.Retval)
 	case !have && s.level == ksfs.LockdownNone && !contains(s.loaded, "killswitch"):
@@ -229,6 +232,17 @@ func (s *sweep) setup() error {
 		return err
 	}
 	return nil
+}
+
+// logged: some module log line since the mark contains want.
+func (s *sweep) logged(what, want string) {
+	for _, l := range s.kmsgSince() {
+		if strings.Contains(l, want) {
+			ok("%s", what)
+			return
+		}
+	}
+	nok(what, "no kernel log line contains %q", want)
 }
 
 func contains(list []string, s string) bool {
