@@ -154,6 +154,11 @@ func Parse(data []byte) (*Catalog, error) {
 	c := &Catalog{byID: make(map[string]*Entry)}
 	var errs []error
 	for i, e := range doc.Entries {
+		if e == nil {
+			// "- " with nothing after it decodes to a nil entry.
+			errs = append(errs, fmt.Errorf("entry %d is empty: write its fields (id, summary, verb, ...) or remove the dash", i+1))
+			continue
+		}
 		if err := e.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("entry %d (%s): %w", i+1, e.ID, err))
 			continue

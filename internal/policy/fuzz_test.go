@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,5 +51,41 @@ func FuzzParse(f *testing.F) {
 		}
 		// Selecting never panics.
 		_, _ = p.Select(Kernel{"6.1.0-56-amd64", ver(6, 1, 192)}, time.Unix(1780000000, 0))
+	})
+}
+
+// FuzzParseConstraint: an accepted constraint's text parses back to one
+// that matches exactly the same versions, and "a || b" matches what a or
+// b matches.
+func FuzzParseConstraint(f *testing.F) {
+	for _, s := range []string{">=6.1 <6.1.140", "6.1 || 6.6", "=6.12.3", "!=6.1.0-rc1", "<=6.1,>5.10", "6", "|| 6.1", ">=6.1-rc"} {
+		f.Add(s, "6.1.100")
+	}
+	f.Fuzz(func(t *testing.T, s, probe string) {
+		c, err := ParseConstraint(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseConstraint(c.String())
+		if err != nil {
+			t.Fatalf("%q -> %q does not parse: %v", s, c.String(), err)
+		}
+		v, err := ParseVersion(probe)
+		if err != nil {
+			return
+		}
+		if c.Match(v) != again.Match(v) {
+			t.Fatalf("%q and its text %q disagree on %s", s, c.String(), v)
+		}
+		if a, b, ok := strings.Cut(c.String(), "||"); ok {
+			ca, erra := ParseConstraint(a)
+			cb, errb := ParseConstraint(b)
+			if erra != nil || errb != nil {
+				t.Fatalf("%q parsed, its alternatives %q, %q do not: %v, %v", s, a, b, erra, errb)
+			}
+			if c.Match(v) != (ca.Match(v) || cb.Match(v)) {
+				t.Fatalf("%q on %s: %v, but %q: %v, %q: %v", s, v, c.Match(v), a, ca.Match(v), b, cb.Match(v))
+			}
+		}
 	})
 }

@@ -78,8 +78,13 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("%q parsed as %d, its re-formatting as %d", s, l.Kind, again.Kind)
 			}
 		}
-		if p, fl, ok := ParseSummary(s); ok && (p < 0 || fl < 0) {
-			t.Errorf("ParseSummary(%q) = %d, %d", s, p, fl)
+		if p, fl, ok := ParseSummary(s); ok {
+			if p < 0 || fl < 0 {
+				t.Errorf("ParseSummary(%q) = %d, %d", s, p, fl)
+			}
+			if p2, fl2, ok2 := ParseSummary(Summary(p, fl)); !ok2 || p2 != p || fl2 != fl {
+				t.Errorf("ParseSummary(%q) = %d, %d; of its re-formatting %d, %d, %v", s, p, fl, p2, fl2, ok2)
+			}
 		}
 	})
 }
