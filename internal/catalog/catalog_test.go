@@ -153,3 +153,12 @@ func TestAffectedAt(t *testing.T) {
 		}
 	}
 }
+
+// A dash with nothing after it decodes to a nil entry (found by FuzzParse:
+// it panicked).
+func TestParseEmptyEntry(t *testing.T) {
+	_, err := Parse([]byte("entries:\n  -\n"))
+	if err == nil || !strings.Contains(err.Error(), "entry 1 is empty") {
+		t.Fatalf("Parse of an empty entry: %v, want an error naming entry 1", err)
+	}
+}
