@@ -104,9 +104,35 @@ func FuzzParseKallsyms(f *testing.F) {
 func FuzzParseTracing(f *testing.F) {
 	f.Add(fixtureFilterFunctions, "ks_test_vuln", "test_killswitch")
 	f.Fuzz(func(t *testing.T, data, name, module string) {
-		_ = ParseFilterFunctions(data, name, module)
-		_ = ParseBlacklist(data, name)
-		_ = moduleOfSymbol(data, name)
+		if ParseFilterFunctions(data, name, module) && (!strings.Contains(data, name) || !strings.Contains(data, module)) {
+			t.Fatalf("%q (module %q) found in %q, which does not hold it", name, module, data)
+		}
+		if ParseBlacklist(data, name) && !strings.Contains(data, name) {
+			t.Fatalf("%q blacklisted by %q", name, data)
+		}
+		if m := moduleOfSymbol(data, name); m != strings.TrimSpace(m) {
+			t.Fatalf("module %q of %q has spaces around it", m, name)
+		}
+		// A listing that has the function's line finds it, whatever
+		// comes before.
+		word := func(s string) bool {
+			return s != "" && !strings.ContainsAny(s, " \t\n\r\v\f[]\u0085\u00a0") && len(strings.Fields(s)) == 1
+		}
+		if !word(name) {
+			return
+		}
+		line := name
+		if word(module) {
+			line += " [" + module + "]"
+		} else {
+			module = ""
+		}
+		if !ParseFilterFunctions(data+"\n"+line+"\n", name, module) {
+			t.Fatalf("%q not found after %q", line, data)
+		}
+		if !ParseBlacklist(data+"\n0xffffffff81000000-0xffffffff81000010\t"+name+"\n", name) {
+			t.Fatalf("%q not blacklisted after %q", name, data)
+		}
 	})
 }
 
