@@ -5,10 +5,15 @@
 
 #include <linux/types.h>
 
+struct dentry;
+
 long ks_test_vuln(long arg);
 void ks_test_void(void);
 void *ks_test_ptr(void);
 bool ks_test_bool(void);
 long ks_test_dup_other(void);
+int ks_test_bench(int arg);
+void ks_test_bench_init(struct dentry *dir);
+void ks_test_bench_exit(void);
 
 #endif /* _TEST_KILLSWITCH_H */

@@ -7,6 +7,7 @@
  *   trigger	write N: calls ks_test_vuln(N); the value lands in result
  *   result	read: what the last trigger returned
  *   body_runs	read: how many times ks_test_vuln()'s body ran
+ *   bench, bench_kprobe	the benchmark loop (test_killswitch_bench.c)
  *
  * ks_test_vuln() returns its argument; engaged, it returns the retval and
  * body_runs stays put.  The other functions give the CLI's pre-flight
@@ -110,12 +111,14 @@ static int __init ks_test_init(void)
 				   &ks_test_result, &ks_test_long_fops);
 	debugfs_create_file_unsafe("body_runs", 0444, ks_test_dir,
 				   &ks_test_body_runs, &ks_test_long_fops);
+	ks_test_bench_init(ks_test_dir);
 	return 0;
 }
 
 static void __exit ks_test_exit(void)
 {
 	debugfs_remove(ks_test_dir);
+	ks_test_bench_exit();
 }
 
 module_init(ks_test_init);
