@@ -97,6 +97,7 @@ struct ks_entry {
 	unsigned long __percpu *hits;	/* calls the filters selected */
 	unsigned long __percpu *passed;	/* calls the filters let through */
 
+	u64 last_caller;		/* pid << 32 | uid, last one recorded */
 	raw_spinlock_t callers_lock;
 	unsigned int ncallers;
 	unsigned int callers_next;

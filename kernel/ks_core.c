@@ -48,13 +48,25 @@ unsigned long ks_sum(unsigned long __percpu *counter)
 	return sum;
 }
 
-static bool ks_filter_holds(const struct ks_filter *f, struct pt_regs *regs)
+/*
+ * The caller's uid as from_kuid(&init_user_ns, ...) gives it: the initial
+ * namespace maps every uid to itself, so this is the raw value, read
+ * without the call (the handler runs on every hit of a hot function).
+ */
+static __always_inline uid_t ks_init_uid(void)
+{
+	return __kuid_val(current_uid());
+}
+
+/* Inlined into the handler, which is NOKPROBE_SYMBOL. */
+static __always_inline bool ks_filter_holds(const struct ks_filter *f,
+					    struct pt_regs *regs)
 {
 	unsigned long v;
 	bool eq;
 
 	if (f->kind == KS_FILTER_UID)
-		v = from_kuid(&init_user_ns, current_uid());
+		v = ks_init_uid();
 	else
 		v = regs_get_kernel_argument(regs, f->arg - 1);
 	/*
@@ -69,9 +81,8 @@ static bool ks_filter_holds(const struct ks_filter *f, struct pt_regs *regs)
 	return eq != f->negate;
 }
 
-NOKPROBE_SYMBOL(ks_filter_holds);
-
-static bool ks_filters_hold(const struct ks_entry *e, struct pt_regs *regs)
+static __always_inline bool ks_filters_hold(const struct ks_entry *e,
+					    struct pt_regs *regs)
 {
 	unsigned int i;
 
@@ -81,34 +92,43 @@ static bool ks_filters_hold(const struct ks_entry *e, struct pt_regs *regs)
 	return true;
 }
 
-NOKPROBE_SYMBOL(ks_filters_hold);
+/* A caller as one word, so the handler can compare it without a lock. */
+static __always_inline u64 ks_caller_key(void)
+{
+	return (u64)(u32)task_pid_nr(current) << 32 | ks_init_uid();
+}
 
 /*
  * Remember a distinct caller.  Only a trylock: the handler may run in
- * any context, and a dropped record is better than a stall.
+ * any context, and a dropped record is better than a stall.  The caller
+ * found or added becomes e->last_caller, which lets the handler skip
+ * this function (and the lock) for a caller that calls again; a caller
+ * racing with an eviction may then go unrecorded, as with the trylock.
  */
-static void ks_note_caller(struct ks_entry *e)
+static void ks_note_caller(struct ks_entry *e, u64 key)
 {
 	struct ks_caller *c;
 	unsigned long flags;
-	uid_t uid = from_kuid(&init_user_ns, current_uid());
+	uid_t uid = (u32)key;
+	pid_t pid = key >> 32;
 	unsigned int i;
 
 	if (!raw_spin_trylock_irqsave(&e->callers_lock, flags))
 		return;
 	for (i = 0; i < e->ncallers; i++) {
 		c = &e->callers[i];
-		if (c->pid == current->pid && c->uid == uid)
+		if (c->pid == pid && c->uid == uid)
 			goto out;
 	}
 	c = &e->callers[e->callers_next];
 	get_task_comm(c->comm, current);
-	c->pid = current->pid;
+	c->pid = pid;
 	c->uid = uid;
 	e->callers_next = (e->callers_next + 1) % KS_NCALLERS;
 	if (e->ncallers < KS_NCALLERS)
 		e->ncallers++;
 out:
+	WRITE_ONCE(e->last_caller, key);
 	raw_spin_unlock_irqrestore(&e->callers_lock, flags);
 }
 
@@ -125,7 +145,10 @@ static int ks_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	}
 	this_cpu_inc(*e->hits);
 	if (mode != KS_ENGAGED) {
-		ks_note_caller(e);
+		u64 key = ks_caller_key();
+
+		if (READ_ONCE(e->last_caller) != key)
+			ks_note_caller(e, key);
 		return 0;
 	}
 	regs_set_return_value(regs, atomic_long_read(&e->retval));
@@ -210,6 +233,7 @@ static struct ks_entry *ks_alloc(const struct ks_request *req,
 	e->nfilters = req->nfilters;
 	memcpy(e->filters, req->filters, sizeof(e->filters));
 	raw_spin_lock_init(&e->callers_lock);
+	e->last_caller = U64_MAX;	/* no pid is -1: matches no caller */
 	INIT_DELAYED_WORK(&e->probe_work, ks_probe_expired);
 	e->actor = *who;
 	return e;

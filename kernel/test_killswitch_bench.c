@@ -12,7 +12,10 @@
  *			ran, overridden the calls that did not return arg
  *   bench_kprobe	write 1: put a kprobe with an empty pre-handler on
  *			ks_test_bench (the bare kprobe the others are
- *			compared with); write 0: remove it; read: 0 or 1
+ *			compared with); write 2: the same with an empty
+ *			post-handler as well (the shape of fail_function's
+ *			and killswitch's probes: an IPMODIFY ftrace ops);
+ *			write 0: remove it; read: 0, 1 or 2
  *
  * ks_test_bench() is on the error-injection list, so fail_function and a
  * BPF program calling bpf_override_return() can reach it as well: the
@@ -42,7 +45,7 @@ static DEFINE_MUTEX(ks_bench_lock);
 static unsigned long ks_bench_body_runs;
 static u64 ks_bench_ps[KS_BENCH_MAX_ROUNDS];
 static char ks_bench_result[192] = "no run yet\n";
-static bool ks_bench_kprobe_on;
+static unsigned int ks_bench_kprobe_on;
 
 noinline int ks_test_bench(int arg)
 {
@@ -57,10 +60,12 @@ static int ks_bench_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-static struct kprobe ks_bench_kprobe = {
-	.symbol_name = "ks_test_bench",
-	.pre_handler = ks_bench_pre,
-};
+static void ks_bench_post(struct kprobe *kp, struct pt_regs *regs,
+			  unsigned long flags)
+{
+}
+
+static struct kprobe ks_bench_kprobe;
 
 static int ks_bench_cmp(const void *a, const void *b)
 {
@@ -147,21 +152,28 @@ static ssize_t ks_bench_kprobe_write(struct file *file,
 				     const char __user *ubuf, size_t count,
 				     loff_t *ppos)
 {
-	bool on;
+	unsigned int mode;
 	int err;
 
-	err = kstrtobool_from_user(ubuf, count, &on);
+	err = kstrtouint_from_user(ubuf, count, 0, &mode);
 	if (err)
 		return err;
+	if (mode > 2)
+		return -EINVAL;
 	mutex_lock(&ks_bench_lock);
-	if (on && !ks_bench_kprobe_on) {
-		ks_bench_kprobe.addr = NULL;
-		ks_bench_kprobe.flags = 0;
-		err = register_kprobe(&ks_bench_kprobe);
-		ks_bench_kprobe_on = !err;
-	} else if (!on && ks_bench_kprobe_on) {
+	if (ks_bench_kprobe_on && mode != ks_bench_kprobe_on) {
 		unregister_kprobe(&ks_bench_kprobe);
-		ks_bench_kprobe_on = false;
+		ks_bench_kprobe_on = 0;
+	}
+	if (mode && !ks_bench_kprobe_on) {
+		memset(&ks_bench_kprobe, 0, sizeof(ks_bench_kprobe));
+		ks_bench_kprobe.symbol_name = "ks_test_bench";
+		ks_bench_kprobe.pre_handler = ks_bench_pre;
+		if (mode == 2)
+			ks_bench_kprobe.post_handler = ks_bench_post;
+		err = register_kprobe(&ks_bench_kprobe);
+		if (!err)
+			ks_bench_kprobe_on = mode;
 	}
 	mutex_unlock(&ks_bench_lock);
 	return err ? err : count;
@@ -173,7 +185,7 @@ static ssize_t ks_bench_kprobe_read(struct file *file, char __user *ubuf,
 	char buf[4];
 
 	mutex_lock(&ks_bench_lock);
-	scnprintf(buf, sizeof(buf), "%d\n", ks_bench_kprobe_on);
+	scnprintf(buf, sizeof(buf), "%u\n", ks_bench_kprobe_on);
 	mutex_unlock(&ks_bench_lock);
 	return simple_read_from_buffer(ubuf, count, ppos, buf, strlen(buf));
 }
