@@ -162,3 +162,11 @@ MODULES_TO_SIGN ?= kernel/killswitch.ko kernel/test_killswitch.ko
 .PHONY: sign
 sign:
 	@scripts/sign-modules --kdir "$(KDIR)" --key "$(KEY)" --cert "$(CERT)" $(if $(HASH),--hash "$(HASH)") $(MODULES_TO_SIGN)
+
+# Benchmarks: one boot of the test kernel (label ks-6.1-bench, suite
+# 85-bench) measures killswitch next to fail_function, BPF override and a
+# bare kprobe; scripts/bench writes the figures into docs/benchmarks.md
+# (between its markers) and prints them.
+.PHONY: bench
+bench: deps
+	GO=$(GO) VMTEST_FLAGS="$(VMTEST_FLAGS)" scripts/bench

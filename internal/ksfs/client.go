@@ -263,8 +263,10 @@ func (c *Client) Engagements() ([]Engagement, error) {
 	return append(out, bpf...), nil
 }
 
-// moduleEngagements reads engaged and completes each line from fn/<sym>/.
-func (c *Client) moduleEngagements() ([]Engagement, error) {
+// EngagedList reads the engaged file alone: one read however many entries
+// there are, each with what its line says (symbol, retval, hits, filter,
+// passed, state), without the fn/<sym>/ details Engagements adds.
+func (c *Client) EngagedList() ([]Engagement, error) {
 	b, err := c.fs.ReadFile(Dir + "/engaged")
 	if err != nil {
 		return nil, fmt.Errorf("read engagements: %w", err)
@@ -272,6 +274,15 @@ func (c *Client) moduleEngagements() ([]Engagement, error) {
 	list, err := ParseEngaged(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("read engagements: %w", err)
+	}
+	return list, nil
+}
+
+// moduleEngagements reads engaged and completes each line from fn/<sym>/.
+func (c *Client) moduleEngagements() ([]Engagement, error) {
+	list, err := c.EngagedList()
+	if err != nil {
+		return nil, err
 	}
 	for i := range list {
 		// The engagement may end between the two reads; the line

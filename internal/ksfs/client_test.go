@@ -54,6 +54,11 @@ func TestEngageStatusDisengage(t *testing.T) {
 	if len(list) != 3 {
 		t.Fatalf("Engagements() = %+v", list)
 	}
+	short, err := c.EngagedList()
+	must(t, err)
+	if len(short) != 3 || short[1].Symbol != "__sys_socket" || short[1].Filter != "arg1=38" || short[2].State != ksfs.StateObserving {
+		t.Fatalf("EngagedList() = %+v", short)
+	}
 	alg, sock, smb := list[0], list[1], list[2]
 	if alg.Symbol != "af_alg_sendmsg" || alg.Retval != -1 || alg.Hits != 1 || alg.Missed != 1 || alg.State != ksfs.StateEngaged {
 		t.Errorf("af_alg_sendmsg: %+v", alg)

@@ -51,6 +51,7 @@ type Kernel struct {
 // the benchmark set-up), and anywhere else it could only skip.
 var dedicatedSuites = map[string]bool{
 	"80-secureboot": true,
+	"85-bench":      true,
 }
 
 // runsSuite reports whether the suite named name runs on k: every suite but
@@ -104,6 +105,9 @@ func DefaultCatalog() Catalog {
 		// Secure Boot stand-ins: signatures enforced, lockdown on.
 		"ks-6.1-integrity":       TestKernel61Lockdown("integrity"),
 		"ks-6.1-confidentiality": TestKernel61Lockdown("confidentiality"),
+
+		// make bench: the base kernel, 85-bench alone.
+		"ks-6.1-bench": TestKernel61Bench(),
 	}
 }
 

@@ -23,6 +23,8 @@ type testKernelSource struct {
 	// enrolled MOK would run: module.sig_enforce=1 lockdown=<lockdown>,
 	// our modules signed with the kernel's test key.
 	lockdown string
+	// suites, when set, replaces Kernel.Suites (make bench).
+	suites string
 }
 
 // TestKernel61 is the base variant: engagebpf, benchmarks and the Secure
@@ -36,6 +38,12 @@ func TestKernel61() Source { return testKernelSource{label: "ks-6.1", variant: "
 // sweep, which checks the lockdown refusals when it sees lockdown on.
 func TestKernel61Lockdown(level string) Source {
 	return testKernelSource{label: "ks-6.1-" + level, variant: "base", lockdown: level}
+}
+
+// TestKernel61Bench is the same kernel booted for make bench alone: it runs
+// the 85-bench suite and nothing else.
+func TestKernel61Bench() Source {
+	return testKernelSource{label: "ks-6.1-bench", variant: "base", suites: "85-bench"}
 }
 
 // Acquire builds (or finds) the kernel and describes it for the harness.
@@ -84,6 +92,9 @@ func (s testKernelSource) describe(tk *testkernel.Kernel) (*Kernel, error) {
 		k.Cmdline = []string{"module.sig_enforce=1", "lockdown=" + s.lockdown}
 		k.SigningKey, k.SigningCert = tk.SigningKey, tk.SigningCert
 		k.Suites = "80-secureboot,70-privilege"
+	}
+	if s.suites != "" {
+		k.Suites = s.suites
 	}
 	return k, nil
 }
