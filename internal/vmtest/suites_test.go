@@ -120,6 +120,8 @@ func TestRunsSuite(t *testing.T) {
 	}{
 		{stock, "00-boot", true},
 		{stock, "80-only-here", false},
+		{stock, "85-bench", false}, // make bench's suite: ks-6.1-bench only
+		{&Kernel{Suites: "85-bench"}, "85-bench", true},
 		{special, "00-boot", true},
 		{special, "80-only-here", true},
 		{special, "20-filters", false},
