@@ -12,7 +12,9 @@
 //
 // Kernel-context figures come from test_killswitch's bench loop
 // (kernel/test_killswitch_bench.c): ks_test_bench() called in a tight loop,
-// rounds timed with interrupts off, the median round reported per call.
+// rounds timed with interrupts off, every case once per pass; the fastest
+// round gives the ratios (load on the shared host only adds time), the
+// quartile, median and slowest show the spread.
 // User-space figures time getpriority(2) (RawSyscall, one locked thread).
 // Control writes go through internal/ksfs on a file system that hides
 // /dev/kmsg, so a write costs what the module costs, not ksfs's log scan.
