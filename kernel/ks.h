@@ -142,6 +142,7 @@ void ks_audit(const struct ks_actor *who, const char *fmt, ...);
 
 /* ks_fs.c: the securityfs tree */
 int ks_fs_init(void);
+void ks_fs_hide(void);
 void ks_fs_exit(void);
 int ks_fs_add(struct ks_entry *e);
 void ks_fs_remove(struct ks_entry *e);

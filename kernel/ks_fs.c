@@ -418,17 +418,30 @@ fail:
 	return PTR_ERR(d);
 }
 
-/* Called with no engagement left: their directories are gone. */
-void ks_fs_exit(void)
+/*
+ * First step of an unload.  The module is already going: an open of one
+ * of its files can no longer pin it, and do_dentry_open() warns when
+ * fops_get() fails.  securityfs, unlike debugfs, has no proxy to cover
+ * that window, so make it as short as we can: the top-level files go
+ * before the slow part of the unload (disarming every probe); each
+ * engagement's directory goes as soon as the entry is detached.
+ */
+void ks_fs_hide(void)
 {
 	securityfs_remove(ks_control);
 	securityfs_remove(ks_taint);
 	securityfs_remove(ks_engaged);
-	securityfs_remove(ks_fn_dir);
-	securityfs_remove(ks_root);
 	ks_control = NULL;
 	ks_taint = NULL;
 	ks_engaged = NULL;
+}
+
+/* Called with no engagement left: their directories are gone. */
+void ks_fs_exit(void)
+{
+	ks_fs_hide();
+	securityfs_remove(ks_fn_dir);
+	securityfs_remove(ks_root);
 	ks_fn_dir = NULL;
 	ks_root = NULL;
 }

@@ -55,6 +55,7 @@ static int __init ks_init(void)
 
 static void __exit ks_exit(void)
 {
+	ks_fs_hide();
 	ks_core_exit();
 	ks_fs_exit();
 	pr_warn("unloaded: every engagement removed\n");
