@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/ks-vmtest [-kernels debian-6.1,debian-6.12] [-suites 'glob,...']
 //	                       [-timeout 60m] [-suite-timeout 5m] [-parallel 2] [-verbose] [-keep]
+//	                       [-env KS_NAME=VALUE ...]
 //
 // The last line is "N passed, M failed"; the exit status is non-zero on any
 // failure. See internal/vmtest for what a run does.
@@ -31,6 +32,17 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep initramfs images and logs in $KS_CACHE/runs/<time>/")
 	flag.IntVar(&o.Parallel, "parallel", 2, "number of VMs to run at once")
 	flag.StringVar(&modules, "modules", "", "extra stock kernel modules to put in the initramfs (comma-separated)")
+	flag.Func("env", "KS_NAME=VALUE exported to the suites on every kernel, over the kernel's own (repeatable; e.g. KS_STRESS_DURATION=30m)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("%q is not KS_NAME=VALUE", s)
+		}
+		if o.Env == nil {
+			o.Env = map[string]string{}
+		}
+		o.Env[k] = v
+		return nil
+	})
 	flag.StringVar(&o.PrebuiltModules, "prebuilt-modules", "", "directory of prebuilt modules replacing ours by name; {release} and {arch} are substituted (e.g. a DKMS build tree)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -33,6 +33,9 @@ type Options struct {
 	// guest (5m). A guest silent for SuiteTimeout+2m is declared hung.
 	Timeout      time.Duration
 	SuiteTimeout time.Duration
+	// Env is exported to the suites on every kernel, over each kernel's
+	// own Env (e.g. KS_STRESS_DURATION=30m for a longer stress).
+	Env map[string]string
 	// Verbose streams consoles, build output and kernel logs.
 	Verbose bool
 	// Keep keeps initramfs images and logs under $KS_CACHE/runs/.
@@ -134,6 +137,9 @@ type harness struct {
 // is for a run that could not start at all.
 func Run(ctx context.Context, o Options) (vmproto.Tally, error) {
 	if err := o.setDefaults(); err != nil {
+		return vmproto.Tally{}, err
+	}
+	if err := checkEnv(o.Env); err != nil {
 		return vmproto.Tally{}, err
 	}
 	labels, err := o.Catalog.Lookup(o.Kernels)
@@ -400,12 +406,19 @@ func (h *harness) runKernel(ctx context.Context, k *Kernel, g *guestFiles, r *ke
 	}
 	defer resultsFile.Close()
 
+	env := mergeEnv(k.Env, h.o.Env)
+	if err := checkEnv(env); err != nil {
+		r.problem(fmt.Sprintf("kernel %s: %v", k.Label, err))
+		r.report()
+		return
+	}
+	suiteTimeout := max(h.o.SuiteTimeout, k.SuiteTimeout)
 	cfg := vmConfig{
 		Kernel: k, Initrd: initrd, MemoryMB: h.o.MemoryMB, CPUs: h.o.CPUs,
-		SuiteTimeout: h.o.SuiteTimeout,
+		SuiteTimeout: suiteTimeout, Env: env,
 		// A stuck suite is reported by the guest within its timeout; give
 		// the boot and the report a margin on top.
-		Silence: h.o.SuiteTimeout + 2*time.Minute,
+		Silence: suiteTimeout + 2*time.Minute,
 	}
 	h.logf(k.Label, "booting %s", k.Release)
 	boot := time.Now()

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Kernel is a kernel the harness can boot and build modules for. Every
@@ -44,6 +46,13 @@ type Kernel struct {
 	// an unsigned killswitch.ko goes to /ks/unsigned/ for the suites
 	// that prove signature enforcement.
 	SigningKey, SigningCert string
+	// Env is exported to every suite on this kernel, e.g. how long the
+	// stress runs there. It travels as ks.env=KEY=VAL on the command line
+	// (checkEnv's rules); the run's -env entries override it.
+	Env map[string]string
+	// SuiteTimeout, when longer than the run's -suite-timeout, is this
+	// kernel's limit per suite (a slow debug kernel, a long stress).
+	SuiteTimeout time.Duration
 }
 
 // dedicatedSuites run only on kernels whose Suites name them: each needs a
@@ -52,6 +61,8 @@ type Kernel struct {
 var dedicatedSuites = map[string]bool{
 	"80-secureboot": true,
 	"85-bench":      true,
+	// Minutes of load: only where a kernel's Env gives it a duration.
+	"90-stress": true,
 }
 
 // runsSuite reports whether the suite named name runs on k: every suite but
@@ -101,6 +112,7 @@ func DefaultCatalog() Catalog {
 		"debian-6.12":      Debian612(),
 		"debian-6.1-arm64": Debian61Arm64(),
 		"ks-6.1":           TestKernel61(),
+		"ks-6.1-debug":     TestKernel61Debug(),
 
 		// Secure Boot stand-ins: signatures enforced, lockdown on.
 		"ks-6.1-integrity":       TestKernel61Lockdown("integrity"),
@@ -112,7 +124,7 @@ func DefaultCatalog() Catalog {
 }
 
 // DefaultKernels is what runs when -kernels is not given.
-const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64,ks-6.1,ks-6.1-integrity,ks-6.1-confidentiality"
+const DefaultKernels = "debian-6.1,debian-6.12,debian-6.1-arm64,ks-6.1,ks-6.1-debug,ks-6.1-integrity,ks-6.1-confidentiality"
 
 // Lookup resolves a comma-separated list of labels, in order.
 func (c Catalog) Lookup(labels string) ([]string, error) {
@@ -143,4 +155,48 @@ func (c Catalog) Labels() []string {
 	}
 	sort.Strings(labels)
 	return labels
+}
+
+// envKeyRE is what a ks.env key may be: KS_ names only, so that a kernel
+// cannot replace PATH or what init itself exports.
+var envKeyRE = regexp.MustCompile(`^KS_[A-Z0-9_]+$`)
+
+// checkEnv fails unless every entry can travel on the kernel command line
+// as ks.env=KEY=VAL: a KS_ key other than KS_KERNEL and KS_ARCH (init sets
+// those) and a value of printable characters without white space or quotes
+// (the kernel splits its command line there).
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
+		if !envKeyRE.MatchString(k) || k == "KS_KERNEL" || k == "KS_ARCH" {
+			return fmt.Errorf("suite environment %q: the name must be KS_ followed by capitals, digits or _, and not KS_KERNEL or KS_ARCH (init sets those)", k)
+		}
+		for _, c := range v {
+			if c <= ' ' || c > '~' || c == '"' {
+				return fmt.Errorf("suite environment %s=%q: the value must be printable ASCII without spaces or quotes, as it travels on the kernel command line", k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// mergeEnv is base with over's entries replacing its own.
+func mergeEnv(base, over map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
+}
+
+// envArgs renders env as ks.env=KEY=VAL command-line items, sorted.
+func envArgs(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, "ks.env="+k+"="+v)
+	}
+	sort.Strings(out)
+	return out
 }

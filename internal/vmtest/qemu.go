@@ -20,6 +20,8 @@ type vmConfig struct {
 	MemoryMB     int
 	CPUs         int
 	SuiteTimeout time.Duration
+	// Env is exported to the suites (ks.env=KEY=VAL items).
+	Env map[string]string
 	// Silence is how long the guest may say nothing on the results
 	// channel before the harness declares it hung and kills it.
 	Silence time.Duration
@@ -43,6 +45,7 @@ func (c vmConfig) cmdline() string {
 		"ks.results=" + k.Arch.ResultsDevice,
 		"ks.suite_timeout=" + strconv.Itoa(int(c.SuiteTimeout/time.Second)),
 	}
+	args = append(args, envArgs(c.Env)...)
 	args = append(args, k.Arch.Cmdline...)
 	return strings.Join(append(args, k.Cmdline...), " ")
 }

@@ -244,7 +244,8 @@ func TestLockdownKernels(t *testing.T) {
 		cmdline, suites string
 		signs           bool
 	}{
-		"ks-6.1":                 {"", "30-engagebpf,40-bpf-load*", false},
+		"ks-6.1":                 {"", "30-engagebpf,40-bpf-load*,90-stress,91-fuzz", false},
+		"ks-6.1-debug":           {"", "10-selftest,90-stress,91-fuzz", false},
 		"ks-6.1-integrity":       {"module.sig_enforce=1 lockdown=integrity", "80-secureboot,70-privilege", true},
 		"ks-6.1-confidentiality": {"module.sig_enforce=1 lockdown=confidentiality", "80-secureboot,70-privilege", true},
 	} {

@@ -148,3 +148,29 @@ func TestSecureBootSuiteIsDedicated(t *testing.T) {
 		}
 	}
 }
+
+func TestSuiteEnv(t *testing.T) {
+	k := &Kernel{Label: "ks-6.1-debug", Arch: X86_64(), Env: map[string]string{"KS_STRESS_DURATION": "5m", "KS_KMEMLEAK": "1"}}
+	env := mergeEnv(k.Env, map[string]string{"KS_STRESS_DURATION": "30m"})
+	if err := checkEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	c := vmConfig{Kernel: k, SuiteTimeout: time.Minute, Env: env}
+	if want := "ks.suite_timeout=60 ks.env=KS_KMEMLEAK=1 ks.env=KS_STRESS_DURATION=30m no_timer_check"; !strings.Contains(c.cmdline(), want) {
+		t.Errorf("cmdline %q lacks %q", c.cmdline(), want)
+	}
+	if k.Env["KS_STRESS_DURATION"] != "5m" {
+		t.Errorf("mergeEnv changed the kernel's own Env: %v", k.Env)
+	}
+	for _, bad := range []map[string]string{
+		{"PATH": "/x"}, {"KS_KERNEL": "x"}, {"KS_ARCH": "x"}, {"ks_lower": "x"}, {"KS_": "x"},
+		{"KS_X": "a b"}, {"KS_X": "a\"b"}, {"KS_X": "\n"}, {"KS_X": "é"},
+	} {
+		if err := checkEnv(bad); err == nil {
+			t.Errorf("checkEnv(%q) accepted it", bad)
+		}
+	}
+	if err := checkEnv(map[string]string{"KS_X": ""}); err != nil {
+		t.Errorf("checkEnv refused an empty value: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/killswitch/killswitch/internal/testkernel"
 )
@@ -23,13 +24,38 @@ type testKernelSource struct {
 	// enrolled MOK would run: module.sig_enforce=1 lockdown=<lockdown>,
 	// our modules signed with the kernel's test key.
 	lockdown string
-	// suites, when set, replaces Kernel.Suites (make bench).
-	suites string
+	// suites, when set, replaces Kernel.Suites (make bench, the debug
+	// kernel); env and suiteTimeout become the Kernel's fields.
+	suites       string
+	env          map[string]string
+	suiteTimeout time.Duration
 }
 
 // TestKernel61 is the base variant: engagebpf, benchmarks and the Secure
-// Boot cells run on it.
-func TestKernel61() Source { return testKernelSource{label: "ks-6.1", variant: "base"} }
+// Boot cells run on it. What the stock kernels cannot show: BPF override
+// through engagebpf, and ks-bpf-load on its own; plus a short stress and
+// the fuzzer on a kernel with fail_function.
+func TestKernel61() Source {
+	return testKernelSource{
+		label: "ks-6.1", variant: "base",
+		suites: "30-engagebpf,40-bpf-load*,90-stress,91-fuzz",
+		env:    map[string]string{"KS_STRESS_DURATION": "30s"},
+	}
+}
+
+// TestKernel61Debug is the debug variant (test/kernels/debug.config:
+// KASAN, lockdep, PROVE_RCU, DEBUG_OBJECTS, kmemleak): the module contract
+// suite, five minutes of stress and the fuzzer, on a kernel that reports
+// what a stock one hides. Everything runs about 14 times slower there,
+// hence the longer limit per suite.
+func TestKernel61Debug() Source {
+	return testKernelSource{
+		label: "ks-6.1-debug", variant: "debug",
+		suites:       "10-selftest,90-stress,91-fuzz",
+		env:          map[string]string{"KS_STRESS_DURATION": "5m", "KS_KMEMLEAK": "1"},
+		suiteTimeout: 15 * time.Minute,
+	}
+}
 
 // TestKernel61Lockdown is the base kernel booted as a Secure Boot host:
 // signatures enforced, lockdown at level (integrity or confidentiality)
@@ -83,7 +109,9 @@ func (s testKernelSource) describe(tk *testkernel.Kernel) (*Kernel, error) {
 		StockModules: mods,
 		// What the stock kernels cannot show: BPF override through
 		// engagebpf, and ks-bpf-load on its own.
-		Suites: "30-engagebpf,40-bpf-load*",
+		Suites:       "30-engagebpf,40-bpf-load*",
+		Env:          s.env,
+		SuiteTimeout: s.suiteTimeout,
 	}
 	if s.lockdown != "" {
 		if tk.SigningKey == "" || tk.SigningCert == "" {

@@ -14,6 +14,9 @@ type Config struct {
 	SuiteTimeout time.Duration
 	SuitesDir    string
 	WorkDir      string
+	// Env holds the ks.env=KEY=VAL items, "KEY=VAL" each, in order: the
+	// host's per-kernel settings for the suites.
+	Env []string
 }
 
 const defaultSuiteTimeout = 300 * time.Second
@@ -42,6 +45,10 @@ func ParseCmdline(cmdline string) Config {
 			c.Arch = val
 		case "ks.results":
 			c.Results = val
+		case "ks.env":
+			if k, _, ok := strings.Cut(val, "="); ok && strings.HasPrefix(k, "KS_") {
+				c.Env = append(c.Env, val)
+			}
 		case "ks.suite_timeout":
 			if n, err := strconv.Atoi(val); err == nil && n > 0 {
 				c.SuiteTimeout = time.Duration(n) * time.Second

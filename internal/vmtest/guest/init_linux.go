@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -75,6 +76,11 @@ func run() {
 
 func setEnv(cfg Config) {
 	os.Clearenv()
+	// The host's settings first, so that init's own win.
+	for _, kv := range cfg.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
 	for k, v := range map[string]string{
 		"PATH":      "/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME":      "/root",

@@ -1,6 +1,9 @@
 package guest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFormatKmsg(t *testing.T) {
 	tests := []struct {
@@ -48,4 +51,12 @@ func FuzzParseCmdline(f *testing.F) {
 			t.Errorf("ParseCmdline(%q) gave timeout %s", s, c.SuiteTimeout)
 		}
 	})
+}
+
+func TestParseCmdlineEnv(t *testing.T) {
+	c := ParseCmdline("ks.label=x ks.env=KS_STRESS_DURATION=5m ks.env=PATH=/evil ks.env=KS_NOVALUE ks.env=KS_A=b=c\n")
+	want := []string{"KS_STRESS_DURATION=5m", "KS_A=b=c"}
+	if strings.Join(c.Env, " ") != strings.Join(want, " ") {
+		t.Errorf("ParseCmdline env: got %q, want %q", c.Env, want)
+	}
 }
