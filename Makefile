@@ -10,6 +10,8 @@
 #   make vmtest       the VM suites only; e.g.
 #                     make vmtest VMTEST_FLAGS="-kernels debian-6.12 -suites '00-*' -verbose"
 #   make lint         gofmt and staticcheck
+#   make stress       the stress and the fuzzer on the debug kernel for longer:
+#                     make stress DURATION=30m (whole minutes; default 30m)
 #   make demo         boot Debian's stock 6.1 kernel in QEMU and walk through two
 #                     CVE incidents: exposed, killswitch mitigate, blocked, undone
 #   make deb          Debian packages killswitch-dkms and killswitch in out/deb/
@@ -126,6 +128,19 @@ clean:
 	@if [ -d "$(KDIR)" ]; then $(MAKE) -C kernel KDIR=$(KDIR) clean; \
 		else echo "clean: no kernel tree at $(KDIR); kernel/ left as is (pass KDIR=)"; fi
 	$(MAKE) -C selftests clean
+
+# The debug kernel (ks-6.1-debug) under 90-stress for DURATION, then
+# 91-fuzz; each suite may take the duration plus 15 minutes, the run (a cold
+# kernel build included) the duration plus 75. More fuzz:
+# VMTEST_FLAGS="-env KS_FUZZ_INPUTS=1000000".
+DURATION ?= 30m
+STRESS_MIN = $(patsubst %m,%,$(DURATION))
+.PHONY: stress
+stress: deps
+	@case "$(STRESS_MIN)" in ''|*[!0-9]*) echo "make stress: DURATION=$(DURATION) is not whole minutes; use e.g. DURATION=30m"; exit 2;; esac
+	GO=$(GO) $(GO) run ./cmd/ks-vmtest -kernels ks-6.1-debug -suites '90-stress,91-fuzz' \
+		-env KS_STRESS_DURATION=$(STRESS_MIN)m -suite-timeout $$(( $(STRESS_MIN) + 15 ))m \
+		-timeout $$(( $(STRESS_MIN) + 75 ))m $(VMTEST_FLAGS)
 
 # The README's first command: one boot of the stock Debian 6.1 kernel, the
 # 51-demos suite told step by step (what is typed, what it prints), a

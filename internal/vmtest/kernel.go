@@ -53,6 +53,9 @@ type Kernel struct {
 	// SuiteTimeout, when longer than the run's -suite-timeout, is this
 	// kernel's limit per suite (a slow debug kernel, a long stress).
 	SuiteTimeout time.Duration
+	// Accel, when not empty, replaces the value of the architecture's
+	// -accel option (e.g. "tcg,thread=single").
+	Accel string
 }
 
 // dedicatedSuites run only on kernels whose Suites name them: each needs a

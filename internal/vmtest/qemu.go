@@ -56,6 +56,11 @@ func (c vmConfig) cmdline() string {
 func (c vmConfig) qemuArgs() []string {
 	k := c.Kernel
 	args := append([]string{}, k.Arch.QEMUArgs...)
+	for i := 0; k.Accel != "" && i+1 < len(args); i++ {
+		if args[i] == "-accel" {
+			args[i+1] = k.Accel
+		}
+	}
 	args = append(args,
 		"-m", strconv.Itoa(c.MemoryMB),
 		"-smp", strconv.Itoa(c.CPUs),

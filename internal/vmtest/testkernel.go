@@ -29,6 +29,7 @@ type testKernelSource struct {
 	suites       string
 	env          map[string]string
 	suiteTimeout time.Duration
+	accel        string
 }
 
 // TestKernel61 is the base variant: engagebpf, benchmarks and the Secure
@@ -40,6 +41,7 @@ func TestKernel61() Source {
 		label: "ks-6.1", variant: "base",
 		suites: "30-engagebpf,40-bpf-load*,90-stress,91-fuzz",
 		env:    map[string]string{"KS_STRESS_DURATION": "30s"},
+		accel:  "tcg,thread=single",
 	}
 }
 
@@ -112,6 +114,7 @@ func (s testKernelSource) describe(tk *testkernel.Kernel) (*Kernel, error) {
 		Suites:       "30-engagebpf,40-bpf-load*",
 		Env:          s.env,
 		SuiteTimeout: s.suiteTimeout,
+		Accel:        s.accel,
 	}
 	if s.lockdown != "" {
 		if tk.SigningKey == "" || tk.SigningCert == "" {

@@ -1,0 +1,938 @@
+// Command 91-fuzz feeds killswitch.ko generated and mutated input in the
+// test VM: control lines (grammar-aware generation, then byte-level
+// mutations), retval-file writes, and engage= strings at module load.
+//
+// An oracle, a Go transcription of the module's grammar (ks_control.c,
+// ks_modparam.c) and of its rules (guard rails from internal/preflight,
+// EBUSY on a second engage, ENOENT for a missing symbol), predicts each
+// input's errno; any difference is a failure. A refused write must leave
+// the engaged listing byte for byte as it was (a baseline of one filtered
+// engagement and one observe is held throughout); an accepted one must
+// show in the listing as the oracle says, and is then undone.
+//
+// Only safe symbols are ever engaged: the test module's functions (nobody
+// calls them during the fuzz), names the guard refuses whatever happens,
+// and names that do not exist (checked against /proc/kallsyms). An input
+// the oracle says would engage anything else is not written (counted as
+// skipped), so a mutation cannot switch off a real kernel function.
+//
+// Settings: KS_FUZZ_INPUTS (control writes, default 100000), KS_FUZZ_RETVAL
+// (retval writes, 10000), KS_FUZZ_MODPARAMS (reloads with engage=, 40),
+// KS_FUZZ_SEED (default from the clock, printed), KS_FUZZ_LIMIT (time cap,
+// 12m: reaching it before the counts is a failure), KS_KMEMLEAK=1.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/killswitch/killswitch/internal/ksfs"
+	"github.com/killswitch/killswitch/internal/kstest"
+	"github.com/killswitch/killswitch/internal/preflight"
+)
+
+// The module's limits (ks.h, linux/kallsyms.h, linux/limits.h).
+const (
+	ksymNameLen = 512
+	pathMax     = 4096
+	cmdMax      = ksymNameLen + pathMax + 32
+	maxTokens   = 4 + 6
+	maxFilters  = 6
+	maxProbe    = 86400
+	retvalMax   = 32
+	charpMax    = 1024
+	maxReported = 40
+)
+
+var testFns = map[string]bool{"ks_test_vuln": true, "ks_test_void": true, "ks_test_bool": true, "ks_test_ptr": true}
+
+type filter struct {
+	uid   bool
+	arg   int
+	neg   bool
+	value int64
+}
+
+func (f filter) String() string {
+	op := "="
+	if f.neg {
+		op = "!="
+	}
+	if f.uid {
+		return "uid" + op + strconv.FormatInt(f.value, 10)
+	}
+	return fmt.Sprintf("arg%d%s%d", f.arg, op, f.value)
+}
+
+type verb int
+
+const (
+	vEngage verb = iota
+	vTryengage
+	vObserve
+	vEngageBPF
+	vDisengage
+	vDisengageAll
+)
+
+type request struct {
+	verb    verb
+	sym     string
+	retval  int64
+	timeout uint64
+	filters []filter
+}
+
+// parseLong is ks_parse_long.
+func parseLong(s string) (int64, bool) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	hex := false
+	var v uint64
+	var err error
+	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		hex = true
+		s = s[2:]
+		if !all(s, isXdigit) {
+			return 0, false
+		}
+		v, err = strconv.ParseUint(s, 16, 64)
+	} else {
+		if !all(s, isDigit) {
+			return 0, false
+		}
+		v, err = strconv.ParseUint(s, 10, 64)
+	}
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return int64(-v), true
+	}
+	if !hex && v > 1<<63-1 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+func all(s string, pred func(byte) bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !pred(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isXdigit(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+func isSymChar(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == ':'
+}
+
+func validSym(s string) bool { return len(s) < ksymNameLen && all(s, isSymChar) }
+
+func parseFilter(s string) (filter, bool) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return filter{}, false
+	}
+	var f filter
+	if name != "" && name[len(name)-1] == '!' {
+		f.neg = true
+		name = name[:len(name)-1]
+	}
+	v, ok := parseLong(val)
+	if !ok {
+		return filter{}, false
+	}
+	switch {
+	case name == "uid":
+		if v < 0 || v > 1<<32-1 {
+			return filter{}, false
+		}
+		f.uid = true
+	case len(name) == 4 && strings.HasPrefix(name, "arg") && name[3] >= '1' && name[3] <= '6':
+		f.arg = int(name[3] - '0')
+	default:
+		return filter{}, false
+	}
+	f.value = v
+	return f, true
+}
+
+// parseControl is ks_copy_write + ks_parse_request: the request, or false
+// for EINVAL.
+func parseControl(b []byte) (request, bool) {
+	if len(b) == 0 || len(b) > cmdMax || bytes.IndexByte(b, 0) >= 0 {
+		return request{}, false
+	}
+	line := string(b)
+	line = strings.TrimSuffix(line, "\n")
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c != ' ' && c != '\t' && (c < 0x21 || c > 0x7e) {
+			return request{}, false
+		}
+	}
+	tok := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
+	if len(tok) == 0 || len(tok) > maxTokens {
+		return request{}, false
+	}
+	if tok[0] == "disengage_all" {
+		return request{verb: vDisengageAll}, len(tok) == 1
+	}
+	if len(tok) < 2 || !validSym(tok[1]) {
+		return request{}, false
+	}
+	r := request{sym: tok[1]}
+	filters := func(ts []string) bool {
+		if len(ts) > maxFilters {
+			return false
+		}
+		for _, t := range ts {
+			f, ok := parseFilter(t)
+			if !ok {
+				return false
+			}
+			r.filters = append(r.filters, f)
+		}
+		return true
+	}
+	var ok bool
+	switch tok[0] {
+	case "engage":
+		r.verb = vEngage
+		if len(tok) < 3 {
+			return r, false
+		}
+		if r.retval, ok = parseLong(tok[2]); !ok {
+			return r, false
+		}
+		return r, filters(tok[3:])
+	case "tryengage":
+		r.verb = vTryengage
+		if len(tok) < 4 {
+			return r, false
+		}
+		if r.retval, ok = parseLong(tok[2]); !ok || !all(tok[3], isDigit) {
+			return r, false
+		}
+		t, err := strconv.ParseUint(tok[3], 10, 32)
+		if err != nil || t > maxProbe {
+			return r, false
+		}
+		r.timeout = t
+		return r, filters(tok[4:])
+	case "engagebpf":
+		r.verb = vEngageBPF
+		return r, len(tok) == 3 && tok[2][0] == '/' && len(tok[2]) < pathMax
+	case "observe":
+		r.verb = vObserve
+	case "disengage":
+		r.verb = vDisengage
+	default:
+		return r, false
+	}
+	return r, len(tok) == 2
+}
+
+// guardRefuses is ks_guard_check (guard=1), through internal/preflight's
+// mirror of its lists.
+func guardRefuses(sym string, retval int64) bool {
+	if _, ok := preflight.IsHazard(sym); ok {
+		return true
+	}
+	if _, ok := preflight.IsSecurityCheck(sym); ok && retval >= 0 {
+		return true
+	}
+	_, ok := preflight.IsSecurityBool(sym)
+	return ok && retval != 0
+}
+
+type entry struct {
+	sym     string
+	state   string
+	retval  int64
+	filters []filter
+	timeout uint64
+}
+
+type fuzz struct {
+	r        *rand.Rand
+	mods     *kstest.Modules
+	kallsyms map[string]bool
+	model    []entry // the listing, in order
+	baseline string  // the listing's text with only the baseline held
+
+	inputs, accepted, skipped, mismatches int
+	byErrno                               map[string]int
+}
+
+func (z *fuzz) nok(format string, args ...any) {
+	z.mismatches++
+	if z.mismatches <= maxReported {
+		fmt.Printf("not ok - fuzz: "+format+"\n", args...)
+	} else if z.mismatches == maxReported+1 {
+		fmt.Printf("# fuzz: further failures are only counted\n")
+	}
+}
+
+func note(format string, args ...any) { fmt.Printf("# fuzz: "+format+"\n", args...) }
+
+func fatal(format string, args ...any) {
+	fmt.Printf("not ok - fuzz: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func envInt(name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 0, 64)
+	if err != nil || n < 0 {
+		fatal("%s=%q: not a non-negative integer", name, v)
+	}
+	return n
+}
+
+func main() {
+	seed := envInt("KS_FUZZ_SEED", time.Now().UnixNano())
+	nControl := int(envInt("KS_FUZZ_INPUTS", 100000))
+	nRetval := int(envInt("KS_FUZZ_RETVAL", 10000))
+	nParams := int(envInt("KS_FUZZ_MODPARAMS", 40))
+	limit := 12 * time.Minute
+	if v := os.Getenv("KS_FUZZ_LIMIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fatal("KS_FUZZ_LIMIT=%q: not a positive duration", v)
+		}
+		limit = d
+	}
+	note("seed %d (rerun: KS_FUZZ_SEED=%d): %d control writes, %d retval writes, %d engage= loads, limit %s", seed, seed, nControl, nRetval, nParams, limit)
+	mods, err := kstest.NewModules()
+	if err != nil {
+		fatal("%v", err)
+	}
+	watch, err := kstest.WatchKmsg(nil, func(line string) { fmt.Printf("not ok - fuzz: kernel reports a bug: %s\n", line) })
+	if err != nil {
+		fatal("%v", err)
+	}
+	z := &fuzz{r: rand.New(rand.NewSource(seed)), mods: mods, byErrno: map[string]int{}}
+	mods.Unload("test_killswitch")
+	mods.Unload("killswitch")
+	if e := mods.Load("killswitch", ""); e != 0 {
+		fatal("loading killswitch.ko: %s", kstest.ErrnoName(e))
+	}
+	if e := mods.Load("test_killswitch", ""); e != 0 {
+		fatal("loading test_killswitch.ko: %s", kstest.ErrnoName(e))
+	}
+	if z.kallsyms, err = readKallsyms(); err != nil {
+		fatal("%v", err)
+	}
+	z.setBaseline()
+
+	start := time.Now()
+	deadline := start.Add(limit)
+	phase := func(name string, n int, one func()) {
+		t := time.Now()
+		before, shown := z.inputs, 0
+		for z.inputs-before < n && time.Now().Before(deadline) {
+			one()
+			if k := z.inputs - before; k/20000 > shown {
+				shown = k / 20000
+				note("%s: %d inputs, %d accepted so far, %s", name, k, z.accepted, time.Since(t).Round(time.Second))
+			}
+		}
+		done := z.inputs - before
+		note("%s: %d inputs in %s", name, done, time.Since(t).Round(time.Millisecond))
+		if done < n {
+			z.nok("%s: only %d of %d inputs within KS_FUZZ_LIMIT=%s", name, done, n, limit)
+		}
+	}
+	phase("control", nControl, z.control)
+	phase("retval", nRetval, z.retvalWrite)
+	phase("engage=", nParams, z.modparam)
+	elapsed := time.Since(start)
+
+	if e := kstest.Write(kstest.Control, []byte("disengage_all\n")); e != 0 {
+		z.nok("final disengage_all: %s", kstest.ErrnoName(e))
+	}
+	for _, m := range []string{"test_killswitch", "killswitch"} {
+		if e := mods.Unload(m); e != 0 {
+			z.nok("final rmmod %s: %s", m, kstest.ErrnoName(e))
+		}
+	}
+	if os.Getenv("KS_KMEMLEAK") == "1" {
+		rep, err := kstest.KmemleakScan()
+		switch {
+		case err != nil:
+			z.nok("kmemleak: %v", err)
+		case rep != "":
+			for _, l := range strings.Split(rep, "\n") {
+				fmt.Printf("# kmemleak: %s\n", l)
+			}
+			z.nok("kmemleak: %d suspected leaks", len(kstest.LeakBlocks(rep)))
+		default:
+			fmt.Printf("ok - fuzz: kmemleak found no leak after two scans\n")
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	watch.Stop()
+	splats := len(watch.Splats())
+
+	keys := make([]string, 0, len(z.byErrno))
+	for k := range z.byErrno {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, z.byErrno[k]))
+	}
+	note("outcomes (input:errno=count): %s", strings.Join(parts, " "))
+	note("%d inputs, %d accepted, %d refused, %d skipped as unsafe to engage, %d kernel bug lines, %s",
+		z.inputs, z.accepted, z.inputs-z.accepted, z.skipped, splats, elapsed.Round(time.Millisecond))
+	if z.mismatches == 0 && splats == 0 {
+		fmt.Printf("ok - fuzz: %d inputs (%d accepted), every errno as the grammar predicts, refused writes changed nothing (seed %d)\n", z.inputs, z.accepted, seed)
+		return
+	}
+	fmt.Printf("not ok - fuzz: %d failures, %d kernel bug lines (seed %d)\n", z.mismatches, splats, seed)
+}
+
+func readKallsyms() (map[string]bool, error) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return nil, fmt.Errorf("reading /proc/kallsyms: %w", err)
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) >= 3 {
+			names[fs[2]] = true
+		}
+	}
+	if len(names) < 1000 || !names["ks_test_vuln"] {
+		return nil, fmt.Errorf("/proc/kallsyms lists %d names, ks_test_vuln among them: %v (kallsyms must be readable and the test module loaded)", len(names), names["ks_test_vuln"])
+	}
+	return names, sc.Err()
+}
+
+// resolve says what register_kprobe does with sym: "test" for a test
+// function, "missing" for a name no symbol has, "unsafe" otherwise (a real
+// function the fuzzer must not engage, or a test function reachable under
+// two names).
+func (z *fuzz) resolve(sym string) string {
+	name := sym
+	if mod, rest, ok := strings.Cut(sym, ":"); ok {
+		if mod == "test_killswitch" && testFns[rest] {
+			return "unsafe" // an alias of a test function: two entries, one address
+		}
+		name = rest
+	}
+	switch {
+	case testFns[name] && name == sym:
+		return "test"
+	case z.kallsyms[name] || z.kallsyms[sym]:
+		return "unsafe"
+	}
+	return "missing"
+}
+
+func (z *fuzz) find(sym string) int {
+	for i, e := range z.model {
+		if e.sym == sym {
+			return i
+		}
+	}
+	return -1
+}
+
+// predict returns the errno the module should give for a parsed request
+// and the model after it; ok false when the input must not be written.
+func (z *fuzz) predict(req request) (want unix.Errno, after []entry, ok bool) {
+	after = append([]entry(nil), z.model...)
+	i := z.find(req.sym)
+	switch req.verb {
+	case vDisengageAll:
+		return 0, nil, true
+	case vDisengage:
+		if i < 0 {
+			return unix.ENOENT, after, true
+		}
+		return 0, append(after[:i], after[i+1:]...), true
+	case vEngageBPF:
+		// Runs the user-mode helper: rare, and never accepted with the
+		// paths generated here (none is a BPF object).
+		return unix.EIO, after, z.r.Intn(200) == 0
+	}
+	if req.verb != vObserve && guardRefuses(req.sym, req.retval) {
+		return unix.EACCES, after, true
+	}
+	if i >= 0 {
+		if req.verb == vEngage && after[i].state == "observing" {
+			after[i] = entry{sym: req.sym, state: "engaged", retval: req.retval, filters: req.filters}
+			return 0, after, true
+		}
+		return unix.EBUSY, after, true
+	}
+	switch z.resolve(req.sym) {
+	case "unsafe":
+		return 0, nil, false
+	case "missing":
+		return unix.ENOENT, after, true
+	}
+	e := entry{sym: req.sym, state: "engaged", retval: req.retval, filters: req.filters, timeout: req.timeout}
+	switch {
+	case req.verb == vObserve:
+		e = entry{sym: req.sym, state: "observing"}
+	case req.verb == vTryengage && req.timeout > 0:
+		e.state = "probing"
+	}
+	return 0, append(after, e), true
+}
+
+func (z *fuzz) count(kind string, e unix.Errno) {
+	z.inputs++
+	if e == 0 {
+		z.accepted++
+	}
+	z.byErrno[kind+":"+kstest.ErrnoName(e)]++
+}
+
+// setBaseline empties the module and installs the baseline.
+func (z *fuzz) setBaseline() {
+	for _, l := range []string{"disengage_all", "engage ks_test_void -5 uid!=4242", "observe ks_test_bool"} {
+		if e := kstest.Write(kstest.Control, []byte(l+"\n")); e != 0 {
+			fatal("baseline %q: %s", l, kstest.ErrnoName(e))
+		}
+	}
+	z.model = baselineModel()
+	z.baseline = z.listing()
+	z.check("baseline")
+}
+
+func (z *fuzz) listing() string {
+	s, e := kstest.Read(kstest.Engaged)
+	if e != 0 {
+		fatal("reading engaged: %s", kstest.ErrnoName(e))
+	}
+	return s
+}
+
+// check compares the listing with the model.
+func (z *fuzz) check(what string) bool {
+	raw := z.listing()
+	got, err := ksfs.ParseEngaged(raw)
+	if err != nil {
+		z.nok("%s: listing %q: %v", what, raw, err)
+		return false
+	}
+	var g, w []string
+	for i, e := range got {
+		st := e.State
+		// A window of a second or two may end before the listing is read
+		// on a slow kernel: nothing calls the test functions, so it commits.
+		if i < len(z.model) && z.model[i].state == "probing" && z.model[i].timeout <= 2 && st == ksfs.StateEngaged {
+			st = ksfs.StateProbing
+		}
+		g = append(g, fmt.Sprintf("%s %s retval=%d filter=%s", e.Symbol, st, e.Retval, e.Filter))
+	}
+	for _, e := range z.model {
+		fs := make([]string, len(e.filters))
+		for i, f := range e.filters {
+			fs[i] = f.String()
+		}
+		w = append(w, fmt.Sprintf("%s %s retval=%d filter=%s", e.sym, e.state, e.retval, strings.Join(fs, ",")))
+	}
+	if strings.Join(g, "; ") != strings.Join(w, "; ") {
+		z.nok("%s: listing [%s], oracle says [%s]", what, strings.Join(g, "; "), strings.Join(w, "; "))
+		return false
+	}
+	return true
+}
+
+// baselineModel is what setBaseline installs.
+func baselineModel() []entry {
+	return []entry{
+		{sym: "ks_test_void", state: "engaged", retval: -5, filters: []filter{{uid: true, neg: true, value: 4242}}},
+		{sym: "ks_test_bool", state: "observing"},
+	}
+}
+
+var baselineLines = map[string]string{"ks_test_void": "engage ks_test_void -5 uid!=4242", "ks_test_bool": "observe ks_test_bool"}
+
+func sameEntry(a, b entry) bool {
+	return a.sym == b.sym && a.state == b.state && a.retval == b.retval && fmt.Sprint(a.filters) == fmt.Sprint(b.filters)
+}
+
+// restore brings the module back to the baseline after an accepted write,
+// touching only what changed; the listing's order may change with it.
+func (z *fuzz) restore(what string) {
+	var kept []entry
+	for _, e := range z.model {
+		base := false
+		for _, b := range baselineModel() {
+			base = base || sameEntry(e, b)
+		}
+		if base {
+			kept = append(kept, e)
+			continue
+		}
+		if e := kstest.Write(kstest.Control, []byte("disengage "+e.sym+"\n")); e != 0 {
+			z.nok("%s: undo: disengage: %s", what, kstest.ErrnoName(e))
+		}
+	}
+	for _, b := range baselineModel() {
+		have := false
+		for _, k := range kept {
+			have = have || k.sym == b.sym
+		}
+		if !have {
+			if e := kstest.Write(kstest.Control, []byte(baselineLines[b.sym]+"\n")); e != 0 {
+				z.nok("%s: undo: %q: %s", what, baselineLines[b.sym], kstest.ErrnoName(e))
+			}
+			kept = append(kept, b)
+		}
+	}
+	z.model = kept
+	if z.check(what + ": after undo") {
+		z.baseline = z.listing()
+	}
+}
+
+func (z *fuzz) control() {
+	var in []byte
+	if z.r.Intn(3) == 0 {
+		in = z.mutate(z.genLine())
+	} else {
+		in = []byte(z.genLine())
+		if z.r.Intn(4) > 0 {
+			in = append(in, '\n')
+		}
+	}
+	req, parsed := parseControl(in)
+	want := unix.EINVAL
+	after := z.model
+	if parsed {
+		var ok bool
+		if want, after, ok = z.predict(req); !ok {
+			z.skipped++
+			return
+		}
+	}
+	e := kstest.Write(kstest.Control, in)
+	z.count("control", e)
+	if e != want && !(req.verb == vEngageBPF && parsed && e != 0) {
+		z.nok("control %q: %s, oracle says %s", in, kstest.ErrnoName(e), kstest.ErrnoName(want))
+	}
+	if e != 0 {
+		if l := z.listing(); l != z.baseline {
+			z.nok("control %q refused (%s) but the listing changed to %q", in, kstest.ErrnoName(e), l)
+			z.setBaseline()
+		}
+		return
+	}
+	z.model = after
+	z.check(fmt.Sprintf("control %q", in))
+	z.restore(fmt.Sprintf("control %q", in))
+}
+
+func (z *fuzz) retvalWrite() {
+	n := z.genNumber()
+	var in []byte
+	switch z.r.Intn(4) {
+	case 0:
+		in = z.mutate(n)
+	case 1:
+		in = []byte(n)
+	default:
+		in = []byte(n + "\n")
+	}
+	want := unix.EINVAL
+	v, ok := int64(0), false
+	if len(in) > 0 && len(in) <= retvalMax && bytes.IndexByte(in, 0) < 0 {
+		v, ok = parseLong(strings.TrimSuffix(string(in), "\n"))
+		if ok {
+			want = 0
+		}
+	}
+	e := kstest.Write(kstest.FnFile("ks_test_void", "retval"), in)
+	z.count("retval", e)
+	if e != want {
+		z.nok("retval %q: %s, oracle says %s", in, kstest.ErrnoName(e), kstest.ErrnoName(want))
+	}
+	if e != 0 {
+		if l := z.listing(); l != z.baseline {
+			z.nok("retval %q refused (%s) but the listing changed to %q", in, kstest.ErrnoName(e), l)
+			z.setBaseline()
+		}
+		return
+	}
+	z.model[0].retval = v
+	z.check(fmt.Sprintf("retval %q", in))
+	if e := kstest.Write(kstest.FnFile("ks_test_void", "retval"), []byte("-5\n")); e != 0 {
+		z.nok("restoring ks_test_void's retval: %s", kstest.ErrnoName(e))
+	}
+	z.model[0].retval = -5
+}
+
+// modparam reloads killswitch.ko with a fuzzed engage= value; the module
+// must load and hold exactly the entries the oracle accepts.
+func (z *fuzz) modparam() {
+	var val string
+	var want []entry
+	for tries := 0; ; tries++ {
+		val = z.genParam()
+		var ok bool
+		if want, ok = z.predictParam(val); ok {
+			break
+		}
+		z.skipped++
+	}
+	if e := z.mods.Unload("killswitch"); e != 0 {
+		fatal("rmmod killswitch: %s", kstest.ErrnoName(e))
+	}
+	wantErr := unix.Errno(0)
+	if len(val) > charpMax {
+		wantErr = unix.ENOSPC
+	}
+	e := z.mods.Load("killswitch", "engage="+val)
+	z.count("engage=", e)
+	if e != wantErr {
+		z.nok("insmod killswitch.ko engage=%q: %s, oracle says %s", val, kstest.ErrnoName(e), kstest.ErrnoName(wantErr))
+	}
+	if e != 0 {
+		if e := z.mods.Load("killswitch", ""); e != 0 {
+			fatal("loading killswitch.ko again: %s", kstest.ErrnoName(e))
+		}
+		z.setBaseline()
+		return
+	}
+	z.model = want
+	z.check(fmt.Sprintf("engage=%q", val))
+	z.setBaseline()
+}
+
+// predictParam is ks_modparam_apply; false when an item would engage an
+// unsafe symbol (or the value could not travel as one module parameter).
+func (z *fuzz) predictParam(val string) ([]entry, bool) {
+	var out []entry
+	for i := 0; i < len(val); i++ {
+		if c := val[i]; c <= ' ' || c > '~' || c == '"' {
+			return nil, false
+		}
+	}
+	if len(val) > charpMax {
+		return nil, true
+	}
+	for _, item := range strings.Split(val, ",") {
+		eq := strings.LastIndexByte(item, '=')
+		if eq <= 0 {
+			continue
+		}
+		sym := item[:eq]
+		v, ok := parseLong(item[eq+1:])
+		if !ok || !validSym(sym) || guardRefuses(sym, v) {
+			continue
+		}
+		dup := false
+		for _, e := range out {
+			dup = dup || e.sym == sym
+		}
+		if dup {
+			continue
+		}
+		switch z.resolve(sym) {
+		case "unsafe":
+			return nil, false
+		case "test":
+			out = append(out, entry{sym: sym, state: "engaged", retval: v})
+		}
+	}
+	return out, true
+}
+
+// Generators.
+
+var (
+	safeSyms = []string{"ks_test_vuln", "ks_test_ptr", "ks_test_void", "ks_test_bool", "kfree", "__kmalloc", "mutex_lock",
+		"rcu_read_unlock", "security_file_open", "capable", "ns_capable", "ks_fuzz_missing", "x", ".", ":", "a.b", "mod:kfree",
+		"ks_test_vuln.cold", "ks_test_vuln:", "test_killswitch:ks_test_vuln", "KS_TEST_VULN", "ks_test_vuln\x7f"}
+	verbs   = []string{"engage", "engage", "tryengage", "tryengage", "observe", "disengage", "engagebpf", "Engage", "engage_all", "", "disengage_all"}
+	numbers = []string{"0", "-1", "1", "-22", "+5", "-0", "0x0", "0xffffffffffffffff", "0x8000000000000000", "-0x8000000000000000",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "18446744073709551615",
+		"18446744073709551616", "0x10000000000000000", "010", "0x", "-", "+", "--1", "+-1", "1e3", "0X1F", "0xg", " 1", "4294967295",
+		"4294967296", "-4095", "00000000000000000000000000001"}
+	timeouts = []string{"0", "1", "2", "86400", "86401", "-1", "+1", "0x1", "4294967295", "4294967296", "99999999999999999999", ""}
+	fnames   = []string{"uid", "arg1", "arg2", "arg6", "arg0", "arg7", "arg", "arg10", "UID", "uid!", "", "!"}
+	paths    = []string{"/nonexistent.bpf.o", "/", "/tmp", "relative.bpf.o", "/" + strings.Repeat("a", 4100)}
+	dict     = []string{"engage", "tryengage", "observe", "disengage", "disengage_all", "engagebpf", "uid=", "uid!=", "arg1=", "!=",
+		"ks_test_vuln", "0x", "-", " ", "\t", "\n", "=", ",", ":", "."}
+)
+
+func (z *fuzz) pick(l []string) string { return l[z.r.Intn(len(l))] }
+
+func (z *fuzz) genNumber() string {
+	if z.r.Intn(3) == 0 {
+		return strconv.FormatInt(int64(z.r.Uint64())>>uint(z.r.Intn(64)), []int{10, 16}[z.r.Intn(2)])
+	}
+	return z.pick(numbers)
+}
+
+func (z *fuzz) genSym() string {
+	switch z.r.Intn(20) {
+	case 0:
+		return strings.Repeat("a", ksymNameLen-1-z.r.Intn(2)+z.r.Intn(2))
+	case 1:
+		return strings.Repeat("ks_", z.r.Intn(300))
+	}
+	return z.pick(safeSyms)
+}
+
+func (z *fuzz) genFilter() string {
+	return z.pick(fnames) + []string{"=", "!=", "==", ""}[z.r.Intn(4)] + z.genNumber()
+}
+
+func (z *fuzz) genLine() string {
+	v := z.pick(verbs[:len(verbs)-1])
+	if z.r.Intn(100) == 0 {
+		v = "disengage_all" // each one costs a rebuild of the baseline
+	}
+	parts := []string{v}
+	switch v {
+	case "disengage_all":
+	case "engagebpf":
+		parts = append(parts, z.genSym(), z.pick(paths))
+	case "observe", "disengage":
+		parts = append(parts, z.genSym())
+	default:
+		parts = append(parts, z.genSym(), z.genNumber())
+		if v == "tryengage" {
+			parts = append(parts, z.pick(timeouts))
+		}
+		for n := z.r.Intn(8); n > 0; n-- {
+			parts = append(parts, z.genFilter())
+		}
+	}
+	if z.r.Intn(8) == 0 && len(parts) > 1 {
+		parts = parts[:z.r.Intn(len(parts))]
+	}
+	var b strings.Builder
+	if z.r.Intn(10) == 0 {
+		b.WriteString(z.pick([]string{" ", "\t", "  "}))
+	}
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString([]string{" ", " ", " ", "\t", "  ", " \t "}[z.r.Intn(6)])
+		}
+		b.WriteString(p)
+	}
+	if z.r.Intn(10) == 0 {
+		b.WriteString(z.pick([]string{" ", "\t", "\n", "\r", "\x00", " \n"}))
+	}
+	return b.String()
+}
+
+func (z *fuzz) genParam() string {
+	var items []string
+	for n := z.r.Intn(6); n >= 0; n-- {
+		switch z.r.Intn(8) {
+		case 0:
+			items = append(items, "")
+		case 1:
+			items = append(items, z.pick(safeSyms))
+		case 2:
+			items = append(items, "="+z.genNumber())
+		default:
+			items = append(items, z.pick(safeSyms)+"="+z.genNumber())
+		}
+	}
+	s := strings.Join(items, ",")
+	if z.r.Intn(3) == 0 {
+		s = string(z.mutate(s))
+	}
+	if z.r.Intn(30) == 0 {
+		s += "," + strings.Repeat("x", charpMax)
+	}
+	return s
+}
+
+// mutate applies 1-4 byte-level changes.
+func (z *fuzz) mutate(s string) []byte {
+	b := []byte(s)
+	for n := 1 + z.r.Intn(4); n > 0; n-- {
+		pos := 0
+		if len(b) > 0 {
+			pos = z.r.Intn(len(b) + 1)
+		}
+		switch z.r.Intn(9) {
+		case 0: // flip a bit
+			if len(b) > 0 {
+				i := z.r.Intn(len(b))
+				b[i] ^= 1 << uint(z.r.Intn(8))
+			}
+		case 1: // set a byte
+			if len(b) > 0 {
+				b[z.r.Intn(len(b))] = z.randByte()
+			}
+		case 2: // insert a byte
+			b = append(b[:pos], append([]byte{z.randByte()}, b[pos:]...)...)
+		case 3: // delete a range
+			if len(b) > 0 {
+				i := z.r.Intn(len(b))
+				j := i + 1 + z.r.Intn(min(8, len(b)-i))
+				b = append(b[:i], b[j:]...)
+			}
+		case 4: // duplicate a range
+			if len(b) > 0 {
+				i := z.r.Intn(len(b))
+				j := i + 1 + z.r.Intn(min(16, len(b)-i))
+				dup := append([]byte(nil), b[i:j]...)
+				b = append(b[:j], append(dup, b[j:]...)...)
+			}
+		case 5: // insert a dictionary token
+			t := []byte(z.pick(dict))
+			b = append(b[:pos], append(t, b[pos:]...)...)
+		case 6: // truncate
+			b = b[:pos]
+		case 7: // a long run
+			b = append(b, bytes.Repeat([]byte{z.randByte()}, z.r.Intn(cmdMax+64))...)
+		case 8: // swap two bytes
+			if len(b) > 1 {
+				i, j := z.r.Intn(len(b)), z.r.Intn(len(b))
+				b[i], b[j] = b[j], b[i]
+			}
+		}
+	}
+	return b
+}
+
+func (z *fuzz) randByte() byte {
+	switch z.r.Intn(4) {
+	case 0:
+		return []byte{0, '\n', '\t', ' ', 0x7f, 0x80, 0xff, '\r', '=', '!', ','}[z.r.Intn(11)]
+	case 1:
+		return byte(z.r.Intn(256))
+	}
+	return byte(0x21 + z.r.Intn(0x5e))
+}
