@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -269,3 +270,58 @@ func LeakBlocks(report string) []string {
 	}
 	return out
 }
+
+// ParseLong is the module's ks_parse_long: a signed long in decimal or
+// 0x-hex, optionally signed; hex takes the full 64-bit pattern; no octal.
+func ParseLong(s string) (int64, bool) {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	hex := false
+	var v uint64
+	var err error
+	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		hex = true
+		s = s[2:]
+		if !All(s, isXdigit) {
+			return 0, false
+		}
+		v, err = strconv.ParseUint(s, 16, 64)
+	} else {
+		if !All(s, isDigit) {
+			return 0, false
+		}
+		v, err = strconv.ParseUint(s, 10, 64)
+	}
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return int64(-v), true
+	}
+	if !hex && v > 1<<63-1 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// All is ks_all: s is not empty and pred holds for every byte.
+func All(s string, pred func(byte) bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !pred(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isXdigit(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

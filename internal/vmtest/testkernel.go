@@ -56,6 +56,7 @@ func TestKernel61Debug() Source {
 		suites:       "10-selftest,90-stress,91-fuzz",
 		env:          map[string]string{"KS_STRESS_DURATION": "5m", "KS_KMEMLEAK": "1"},
 		suiteTimeout: 15 * time.Minute,
+		accel:        "tcg,thread=single",
 	}
 }
 

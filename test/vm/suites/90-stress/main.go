@@ -412,9 +412,9 @@ func (s *stress) conduct(r *rand.Rand, deadline time.Time) {
 	for time.Now().Before(deadline) {
 		time.Sleep(quietEvery / 3)
 		switch n := r.Intn(10); {
-		case n < 3:
+		case n < 2:
 			s.reloadTest(r)
-		case n < 5:
+		case n < 3:
 			s.reloadKS(r)
 		}
 		if time.Since(last) >= quietEvery {

@@ -92,63 +92,13 @@ type request struct {
 	filters []filter
 }
 
-// parseLong is ks_parse_long.
-func parseLong(s string) (int64, bool) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	hex := false
-	var v uint64
-	var err error
-	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		hex = true
-		s = s[2:]
-		if !all(s, isXdigit) {
-			return 0, false
-		}
-		v, err = strconv.ParseUint(s, 16, 64)
-	} else {
-		if !all(s, isDigit) {
-			return 0, false
-		}
-		v, err = strconv.ParseUint(s, 10, 64)
-	}
-	if err != nil {
-		return 0, false
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return int64(-v), true
-	}
-	if !hex && v > 1<<63-1 {
-		return 0, false
-	}
-	return int64(v), true
-}
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func all(s string, pred func(byte) bool) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !pred(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
-func isXdigit(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 func isSymChar(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == ':'
 }
 
-func validSym(s string) bool { return len(s) < ksymNameLen && all(s, isSymChar) }
+func validSym(s string) bool { return len(s) < ksymNameLen && kstest.All(s, isSymChar) }
 
 func parseFilter(s string) (filter, bool) {
 	name, val, ok := strings.Cut(s, "=")
@@ -160,7 +110,7 @@ func parseFilter(s string) (filter, bool) {
 		f.neg = true
 		name = name[:len(name)-1]
 	}
-	v, ok := parseLong(val)
+	v, ok := kstest.ParseLong(val)
 	if !ok {
 		return filter{}, false
 	}
@@ -223,7 +173,7 @@ func parseControl(b []byte) (request, bool) {
 		if len(tok) < 3 {
 			return r, false
 		}
-		if r.retval, ok = parseLong(tok[2]); !ok {
+		if r.retval, ok = kstest.ParseLong(tok[2]); !ok {
 			return r, false
 		}
 		return r, filters(tok[3:])
@@ -232,7 +182,7 @@ func parseControl(b []byte) (request, bool) {
 		if len(tok) < 4 {
 			return r, false
 		}
-		if r.retval, ok = parseLong(tok[2]); !ok || !all(tok[3], isDigit) {
+		if r.retval, ok = kstest.ParseLong(tok[2]); !ok || !kstest.All(tok[3], isDigit) {
 			return r, false
 		}
 		t, err := strconv.ParseUint(tok[3], 10, 32)
@@ -671,7 +621,7 @@ func (z *fuzz) retvalWrite() {
 	want := unix.EINVAL
 	v, ok := int64(0), false
 	if len(in) > 0 && len(in) <= retvalMax && bytes.IndexByte(in, 0) < 0 {
-		v, ok = parseLong(strings.TrimSuffix(string(in), "\n"))
+		v, ok = kstest.ParseLong(strings.TrimSuffix(string(in), "\n"))
 		if ok {
 			want = 0
 		}
@@ -751,7 +701,7 @@ func (z *fuzz) predictParam(val string) ([]entry, bool) {
 			continue
 		}
 		sym := item[:eq]
-		v, ok := parseLong(item[eq+1:])
+		v, ok := kstest.ParseLong(item[eq+1:])
 		if !ok || !validSym(sym) || guardRefuses(sym, v) {
 			continue
 		}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/killswitch/killswitch/internal/kstest"
+)
+
+// Every spelling the stress writes must mean the value the model records.
+func TestSpellNumber(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, v := range []int64{0, 1, -1, 42, -22, math.MaxInt64, math.MinInt64, 1 << 32, -(1 << 31)} {
+		for i := 0; i < 20; i++ {
+			s := spellNumber(r, v)
+			if got, ok := kstest.ParseLong(s); !ok || got != v {
+				t.Errorf("spellNumber(%d) = %q, which the module reads as %d, %v", v, s, got, ok)
+			}
+		}
+	}
+	for i := 0; i < 10000; i++ {
+		v := int64(r.Uint64())
+		s := spellNumber(r, v)
+		if got, ok := kstest.ParseLong(s); !ok || got != v {
+			t.Fatalf("spellNumber(%d) = %q, which the module reads as %d, %v", v, s, got, ok)
+		}
+	}
+}
+
+// holds mirrors ks_filter_holds: an argument filter whose value fits 32
+// bits compares the low halves (an int argument arrives zero-extended).
+func TestFilterHolds(t *testing.T) {
+	for _, c := range []struct {
+		f    filter
+		uid  uint64
+		arg  uint64
+		want bool
+	}{
+		{filter{uid: true, value: 0}, 0, 5, true},
+		{filter{uid: true, neg: true, value: 0}, 0, 5, false},
+		{filter{uid: true, value: 1000}, 1000, 5, true},
+		{filter{arg: 1, value: 42}, 0, 42, true},
+		{filter{arg: 1, value: -1}, 0, 0xffffffff, true},             // narrow: low 32 bits
+		{filter{arg: 1, value: -1}, 0, math.MaxUint64, true},         // and the full pattern
+		{filter{arg: 1, value: 1 << 40}, 0, 1 << 40, true},           // wide
+		{filter{arg: 1, value: 1 << 40}, 0, 0, false},                // wide: no truncation
+		{filter{arg: 1, neg: true, value: 42}, 0, 1<<32 | 42, false}, // narrow ignores the top
+	} {
+		if got := c.f.holds(c.uid, c.arg); got != c.want {
+			t.Errorf("%s holds for uid %d arg1 %#x = %v, want %v", c.f, c.uid, c.arg, got, c.want)
+		}
+	}
+	if s := formatFilters([]filter{{uid: true, neg: true, value: 4294967295}, {arg: 3, value: -7}}); s != "uid!=4294967295,arg3=-7" {
+		t.Errorf("formatFilters = %q", s)
+	}
+}
