@@ -118,10 +118,10 @@ func (m *Modules) Load(name, params string) unix.Errno {
 	return Errno(unix.FinitModule(int(f.Fd()), params, 0))
 }
 
-// Unload removes the module name, retrying for up to 10 s while something
+// Unload removes the module name, retrying for up to 30 s while something
 // holds it (an open file); ENOENT means it was not loaded.
 func (m *Modules) Unload(name string) unix.Errno {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := Errno(unix.DeleteModule(name, unix.O_NONBLOCK))
 		if (err != unix.EAGAIN && err != unix.EBUSY) || time.Now().After(deadline) {
@@ -325,3 +325,24 @@ func All(s string, pred func(byte) bool) bool {
 
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 func isXdigit(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// QuietConsole lowers the console log level to 4 (errors and worse) for
+// the duration of a suite and returns the function that restores it. The
+// module's audit lines are warnings: thousands of them over an emulated
+// serial port cost more than the operations. They stay in the log, where
+// KmsgWatch reads every line (warnings included) as it comes.
+func QuietConsole() (restore func(), err error) {
+	const f = "/proc/sys/kernel/printk"
+	old, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f, err)
+	}
+	fields := strings.Fields(string(old))
+	if len(fields) != 4 {
+		return nil, fmt.Errorf("%s reads %q, not four numbers", f, old)
+	}
+	if err := os.WriteFile(f, []byte("4 "+strings.Join(fields[1:], " ")), 0); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", f, err)
+	}
+	return func() { _ = os.WriteFile(f, []byte(strings.Join(fields, " ")), 0) }, nil
+}

@@ -168,6 +168,10 @@ type stress struct {
 	opsMu   sync.RWMutex // workers hold it shared; quiet points, reloads exclusively
 	ksUp    atomic.Bool
 	testUp  atomic.Bool
+	// tmPause keeps callers off the test module's files while it is being
+	// removed: each open pins the module, and on the debug kernel the
+	// callers keep it pinned nearly all the time.
+	tmPause atomic.Bool
 	stop    atomic.Bool
 
 	mu         sync.Mutex
@@ -215,7 +219,11 @@ func (s *stress) count(op string, e unix.Errno) {
 
 func note(format string, args ...any) { fmt.Printf("# stress: "+format+"\n", args...) }
 
+// restoreConsole undoes kstest.QuietConsole, also on a fatal exit.
+var restoreConsole = func() {}
+
 func fatal(format string, args ...any) {
+	restoreConsole()
 	fmt.Printf("not ok - stress: "+format+"\n", args...)
 	os.Exit(1)
 }
@@ -246,6 +254,12 @@ func main() {
 		s.targets = append(s.targets, &target{sym: prefix + n, syscall: true})
 	}
 
+	restore, err := kstest.QuietConsole()
+	if err != nil {
+		fatal("%v", err)
+	}
+	restoreConsole = restore
+	defer restore()
 	watch, err := kstest.WatchKmsg([]string{"mitigation lost"}, func(line string) {
 		s.nok("kernel reports a bug: %s", line)
 	})
@@ -373,7 +387,7 @@ func (s *stress) caller(cpu, uid int) {
 	}
 	buf := make([]byte, 64)
 	for !s.stop.Load() {
-		if uid == 0 {
+		if uid == 0 && !s.tmPause.Load() {
 			if fd, err := unix.Open(kstest.TestCall, unix.O_RDONLY, 0); err == nil {
 				unix.Read(fd, buf)
 				unix.Close(fd)
@@ -701,7 +715,10 @@ func (s *stress) reloadTest(r *rand.Rand) {
 			settled = false
 		}
 	}
-	if e := s.mods.Unload("test_killswitch"); e != 0 {
+	s.tmPause.Store(true)
+	e := s.mods.Unload("test_killswitch")
+	s.tmPause.Store(false)
+	if e != 0 {
 		s.nok("rmmod test_killswitch: %s", kstest.ErrnoName(e))
 		unlock()
 		s.opsMu.RUnlock()
