@@ -789,11 +789,22 @@ func (z *fuzz) genNumber() string {
 	return z.pick(numbers)
 }
 
+// genSym picks a symbol. Each engage of a name the kernel lacks, and each
+// accepted one, costs a linear kallsyms scan (6.1) and an RCU grace
+// period on undo, so those are the rarer choices.
 func (z *fuzz) genSym() string {
-	switch z.r.Intn(20) {
-	case 0:
+	switch n := z.r.Intn(100); {
+	case n < 40:
+		return z.pick([]string{"ks_test_void", "ks_test_bool"}) // baseline: EBUSY, or observe -> engage
+	case n < 60:
+		return z.pick([]string{"kfree", "__kmalloc", "mutex_lock", "rcu_read_unlock", "security_file_open", "capable", "ns_capable", "mod:kfree"})
+	case n < 72:
+		return z.pick([]string{"ks_test_vuln", "ks_test_ptr"})
+	case n < 80:
+		return z.pick([]string{"ks_fuzz_missing", "x", ".", ":", "a.b", "ks_test_vuln.cold", "ks_test_vuln:", "KS_TEST_VULN", "test_killswitch:ks_test_vuln"})
+	case n < 85:
 		return strings.Repeat("a", ksymNameLen-1-z.r.Intn(2)+z.r.Intn(2))
-	case 1:
+	case n < 90:
 		return strings.Repeat("ks_", z.r.Intn(300))
 	}
 	return z.pick(safeSyms)
