@@ -174,3 +174,14 @@ func TestSuiteEnv(t *testing.T) {
 		t.Errorf("checkEnv refused an empty value: %v", err)
 	}
 }
+
+func TestQEMUAccel(t *testing.T) {
+	k := &Kernel{Label: "ks-6.1", Arch: X86_64(), Image: "/k", Accel: "tcg,thread=single"}
+	args := strings.Join(vmConfig{Kernel: k, MemoryMB: 64, CPUs: 2}.qemuArgs(), " ")
+	if !strings.Contains(args, "-accel tcg,thread=single -cpu max") || strings.Count(args, "-accel") != 1 {
+		t.Errorf("qemu args %q: want exactly one -accel tcg,thread=single", args)
+	}
+	if a := X86_64().QEMUArgs; strings.Join(a, " ") != "-accel tcg -cpu max -machine pc" {
+		t.Errorf("Kernel.Accel changed the architecture's own arguments: %q", a)
+	}
+}

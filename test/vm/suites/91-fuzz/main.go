@@ -237,6 +237,35 @@ type fuzz struct {
 	// unchecked holds the refused writes (EINVAL) since the listing was
 	// last read: it is read after every 8th, and after every other refusal.
 	unchecked []string
+	// ctl and eng stay open between inputs (one write per command, pread
+	// of the listing): open and close cost more than the write under TCG.
+	// They pin the module: closeFiles before unloading it.
+	ctl, eng int
+	buf      []byte
+}
+
+func (z *fuzz) openFiles() {
+	var err error
+	if z.ctl, err = unix.Open(kstest.Control, unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+		fatal("opening %s: %v", kstest.Control, err)
+	}
+	if z.eng, err = unix.Open(kstest.Engaged, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+		fatal("opening %s: %v", kstest.Engaged, err)
+	}
+}
+
+func (z *fuzz) closeFiles() {
+	unix.Close(z.ctl)
+	unix.Close(z.eng)
+}
+
+// command writes one control line on the open control file.
+func (z *fuzz) command(b []byte) unix.Errno {
+	n, err := unix.Write(z.ctl, b)
+	if err == nil && n != len(b) {
+		return unix.EIO
+	}
+	return kstest.Errno(err)
 }
 
 // checkRefused verifies that the refused writes since the last check
@@ -323,7 +352,7 @@ func main() {
 	if err != nil {
 		fatal("%v", err)
 	}
-	z := &fuzz{r: rand.New(rand.NewSource(seed)), mods: mods, byErrno: map[string]int{}}
+	z := &fuzz{r: rand.New(rand.NewSource(seed)), mods: mods, byErrno: map[string]int{}, buf: make([]byte, 64<<10)}
 	mods.Unload("test_killswitch")
 	mods.Unload("killswitch")
 	if e := mods.Load("killswitch", ""); e != 0 {
@@ -335,6 +364,7 @@ func main() {
 	if z.kallsyms, err = readKallsyms(); err != nil {
 		fatal("%v", err)
 	}
+	z.openFiles()
 	z.setBaseline()
 
 	start := time.Now()
@@ -361,9 +391,10 @@ func main() {
 	phase("engage=", nParams, z.modparam)
 	elapsed := time.Since(start)
 
-	if e := kstest.Write(kstest.Control, []byte("disengage_all\n")); e != 0 {
+	if e := z.command([]byte("disengage_all\n")); e != 0 {
 		z.nok("final disengage_all: %s", kstest.ErrnoName(e))
 	}
+	z.closeFiles()
 	for _, m := range []string{"test_killswitch", "killswitch"} {
 		if e := mods.Unload(m); e != 0 {
 			z.nok("final rmmod %s: %s", m, kstest.ErrnoName(e))
@@ -510,7 +541,7 @@ func (z *fuzz) count(kind string, e unix.Errno) {
 // setBaseline empties the module and installs the baseline.
 func (z *fuzz) setBaseline() {
 	for _, l := range []string{"disengage_all", "engage ks_test_void -5 uid!=4242", "observe ks_test_bool"} {
-		if e := kstest.Write(kstest.Control, []byte(l+"\n")); e != 0 {
+		if e := z.command([]byte(l + "\n")); e != 0 {
 			fatal("baseline %q: %s", l, kstest.ErrnoName(e))
 		}
 	}
@@ -520,11 +551,17 @@ func (z *fuzz) setBaseline() {
 }
 
 func (z *fuzz) listing() string {
-	s, e := kstest.Read(kstest.Engaged)
-	if e != 0 {
-		fatal("reading engaged: %s", kstest.ErrnoName(e))
+	var out []byte
+	for {
+		n, err := unix.Pread(z.eng, z.buf, int64(len(out)))
+		if err != nil {
+			fatal("reading engaged: %v", err)
+		}
+		if n == 0 {
+			return string(out)
+		}
+		out = append(out, z.buf[:n]...)
 	}
-	return s
 }
 
 // check compares the listing with the model.
@@ -586,7 +623,7 @@ func (z *fuzz) restore(what string) {
 			kept = append(kept, e)
 			continue
 		}
-		if e := kstest.Write(kstest.Control, []byte("disengage "+e.sym+"\n")); e != 0 {
+		if e := z.command([]byte("disengage " + e.sym + "\n")); e != 0 {
 			z.nok("%s: undo: disengage: %s", what, kstest.ErrnoName(e))
 		}
 	}
@@ -596,7 +633,7 @@ func (z *fuzz) restore(what string) {
 			have = have || k.sym == b.sym
 		}
 		if !have {
-			if e := kstest.Write(kstest.Control, []byte(baselineLines[b.sym]+"\n")); e != 0 {
+			if e := z.command([]byte(baselineLines[b.sym] + "\n")); e != 0 {
 				z.nok("%s: undo: %q: %s", what, baselineLines[b.sym], kstest.ErrnoName(e))
 			}
 			kept = append(kept, b)
@@ -631,7 +668,7 @@ func (z *fuzz) control() {
 	if want == 0 {
 		z.flush()
 	}
-	e := kstest.Write(kstest.Control, in)
+	e := z.command(in)
 	z.count("control", e)
 	if e != want && !(req.verb == vEngageBPF && parsed && e != 0) {
 		z.nok("control %q: %s, oracle says %s", in, kstest.ErrnoName(e), kstest.ErrnoName(want))
@@ -699,6 +736,7 @@ func (z *fuzz) modparam() {
 		}
 		z.skipped++
 	}
+	z.closeFiles()
 	if e := z.mods.Unload("killswitch"); e != 0 {
 		fatal("rmmod killswitch: %s", kstest.ErrnoName(e))
 	}
@@ -715,9 +753,11 @@ func (z *fuzz) modparam() {
 		if e := z.mods.Load("killswitch", ""); e != 0 {
 			fatal("loading killswitch.ko again: %s", kstest.ErrnoName(e))
 		}
+		z.openFiles()
 		z.setBaseline()
 		return
 	}
+	z.openFiles()
 	z.model = want
 	z.check(fmt.Sprintf("engage=%q", val))
 	z.setBaseline()
@@ -795,14 +835,16 @@ func (z *fuzz) genNumber() string {
 func (z *fuzz) genSym() string {
 	switch n := z.r.Intn(100); {
 	case n < 40:
-		return z.pick([]string{"ks_test_void", "ks_test_bool"}) // baseline: EBUSY, or observe -> engage
-	case n < 60:
+		return "ks_test_void" // baseline, engaged: EBUSY
+	case n < 45:
+		return "ks_test_bool" // baseline, observed: EBUSY, or engage converts it
+	case n < 75:
 		return z.pick([]string{"kfree", "__kmalloc", "mutex_lock", "rcu_read_unlock", "security_file_open", "capable", "ns_capable", "mod:kfree"})
-	case n < 72:
+	case n < 79:
 		return z.pick([]string{"ks_test_vuln", "ks_test_ptr"})
-	case n < 80:
+	case n < 82:
 		return z.pick([]string{"ks_fuzz_missing", "x", ".", ":", "a.b", "ks_test_vuln.cold", "ks_test_vuln:", "KS_TEST_VULN", "test_killswitch:ks_test_vuln"})
-	case n < 85:
+	case n < 84:
 		return strings.Repeat("a", ksymNameLen-1-z.r.Intn(2)+z.r.Intn(2))
 	case n < 90:
 		return strings.Repeat("ks_", z.r.Intn(300))
