@@ -236,7 +236,7 @@ type fuzz struct {
 	byErrno                               map[string]int
 	// unchecked holds the refused writes (EINVAL) since the listing was
 	// last read: it is read after every 8th, and after every other refusal.
-	unchecked []string
+	unchecked []refusal
 	// ctl and eng stay open between inputs (one write per command, pread
 	// of the listing): open and close cost more than the write under TCG.
 	// They pin the module: closeFiles before unloading it.
@@ -268,11 +268,17 @@ func (z *fuzz) command(b []byte) unix.Errno {
 	return kstest.Errno(err)
 }
 
+// refusal is a refused input not yet checked against the listing.
+type refusal struct {
+	in string
+	e  unix.Errno
+}
+
 // checkRefused verifies that the refused writes since the last check
 // left the listing as it was. A change would persist, so reading after a
 // batch of parse errors catches it as surely as after each one.
 func (z *fuzz) checkRefused(in string, e unix.Errno) {
-	z.unchecked = append(z.unchecked, fmt.Sprintf("%q (%s)", in, kstest.ErrnoName(e)))
+	z.unchecked = append(z.unchecked, refusal{in, e})
 	if e == unix.EINVAL && len(z.unchecked) < 8 {
 		return
 	}
@@ -286,7 +292,11 @@ func (z *fuzz) flush() {
 		return
 	}
 	if l := z.listing(); l != z.baseline {
-		z.nok("refused writes %s changed the listing to %q", strings.Join(z.unchecked, ", "), l)
+		var ins []string
+		for _, u := range z.unchecked {
+			ins = append(ins, fmt.Sprintf("%q (%s)", u.in, kstest.ErrnoName(u.e)))
+		}
+		z.nok("refused writes %s changed the listing to %q", strings.Join(ins, ", "), l)
 		z.setBaseline()
 	}
 	z.unchecked = z.unchecked[:0]
@@ -832,21 +842,24 @@ func (z *fuzz) genNumber() string {
 // genSym picks a symbol. Each engage of a name the kernel lacks, and each
 // accepted one, costs a linear kallsyms scan (6.1) and an RCU grace
 // period on undo, so those are the rarer choices.
-func (z *fuzz) genSym() string {
+func (z *fuzz) genSym(verb string) string {
+	if verb == "disengage" && z.r.Intn(10) > 0 {
+		return z.pick([]string{"ks_fuzz_missing", "x", "ks_test_vuln", "kfree"}) // ENOENT: a list lookup
+	}
 	switch n := z.r.Intn(100); {
 	case n < 40:
 		return "ks_test_void" // baseline, engaged: EBUSY
 	case n < 45:
 		return "ks_test_bool" // baseline, observed: EBUSY, or engage converts it
-	case n < 75:
+	case n < 80:
 		return z.pick([]string{"kfree", "__kmalloc", "mutex_lock", "rcu_read_unlock", "security_file_open", "capable", "ns_capable", "mod:kfree"})
-	case n < 79:
-		return z.pick([]string{"ks_test_vuln", "ks_test_ptr"})
 	case n < 82:
-		return z.pick([]string{"ks_fuzz_missing", "x", ".", ":", "a.b", "ks_test_vuln.cold", "ks_test_vuln:", "KS_TEST_VULN", "test_killswitch:ks_test_vuln"})
+		return z.pick([]string{"ks_test_vuln", "ks_test_ptr"})
 	case n < 84:
+		return z.pick([]string{"ks_fuzz_missing", "x", ".", ":", "a.b", "ks_test_vuln.cold", "ks_test_vuln:", "KS_TEST_VULN", "test_killswitch:ks_test_vuln"})
+	case n < 85:
 		return strings.Repeat("a", ksymNameLen-1-z.r.Intn(2)+z.r.Intn(2))
-	case n < 90:
+	case n < 95:
 		return strings.Repeat("ks_", z.r.Intn(300))
 	}
 	return z.pick(safeSyms)
@@ -865,11 +878,11 @@ func (z *fuzz) genLine() string {
 	switch v {
 	case "disengage_all":
 	case "engagebpf":
-		parts = append(parts, z.genSym(), z.pick(paths))
+		parts = append(parts, z.genSym(v), z.pick(paths))
 	case "observe", "disengage":
-		parts = append(parts, z.genSym())
+		parts = append(parts, z.genSym(v))
 	default:
-		parts = append(parts, z.genSym(), z.genNumber())
+		parts = append(parts, z.genSym(v), z.genNumber())
 		if v == "tryengage" {
 			parts = append(parts, z.pick(timeouts))
 		}
