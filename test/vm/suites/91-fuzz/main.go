@@ -725,12 +725,14 @@ func (z *fuzz) retvalWrite() {
 		return
 	}
 	z.unchecked = z.unchecked[:0]
-	z.model[0].retval = v
+	// An undo may have put ks_test_void after ks_test_bool.
+	i := z.find("ks_test_void")
+	z.model[i].retval = v
 	z.check(fmt.Sprintf("retval %q", in))
 	if e := kstest.Write(kstest.FnFile("ks_test_void", "retval"), []byte("-5\n")); e != 0 {
 		z.nok("restoring ks_test_void's retval: %s", kstest.ErrnoName(e))
 	}
-	z.model[0].retval = -5
+	z.model[i].retval = -5
 }
 
 // modparam reloads killswitch.ko with a fuzzed engage= value; the module
