@@ -10,6 +10,11 @@ import (
 // KERN_WARNING but never contain "WARNING:".
 var splatRE = regexp.MustCompile(`BUG:|WARNING:|Oops|Kernel panic|general protection|RCU stall|rcu_.*detected stall|possible recursive locking|circular locking|KASAN|kmemleak|UBSAN|lockdep`)
 
+// benignRE matches the boot banners of a debug kernel (ks-6.1-debug) that
+// splatRE would otherwise take for reports: they say a checker is on, not
+// that it found anything.
+var benignRE = regexp.MustCompile(`rcu: \s*RCU lockdep checking is enabled\.|kmemleak: Kernel memory leak detector initialized`)
+
 // timestampRE is the "[    1.234567] " prefix of console and kmsg lines.
 var timestampRE = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
 
@@ -21,7 +26,7 @@ func ScanSplats(logs ...[]string) []string {
 	for _, lines := range logs {
 		for _, l := range lines {
 			l = strings.TrimRight(l, "\r")
-			if !splatRE.MatchString(l) {
+			if !splatRE.MatchString(l) || benignRE.MatchString(l) {
 				continue
 			}
 			msg := timestampRE.ReplaceAllString(l, "")

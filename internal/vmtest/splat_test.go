@@ -29,6 +29,17 @@ func TestScanSplats(t *testing.T) {
 	if got := ScanSplats(kmsg, console); !reflect.DeepEqual(got, want) {
 		t.Errorf("ScanSplats =\n%q\nwant\n%q", got, want)
 	}
+	debugBoot := []string{
+		"[    0.000000] rcu: \tRCU lockdep checking is enabled.",
+		"[   52.799653] kmemleak: Kernel memory leak detector initialized (mem pool available: 14690)",
+	}
+	if got := ScanSplats(debugBoot); got != nil {
+		t.Errorf("a debug kernel's boot banners were taken for splats: %q", got)
+	}
+	leak := "[  400.000000] kmemleak: 2 new suspected memory leaks (see /sys/kernel/debug/kmemleak)"
+	if got := ScanSplats([]string{leak}); len(got) != 1 {
+		t.Errorf("a kmemleak report was not taken for a splat: %q", got)
+	}
 	if got := ScanSplats(kmsg[:3]); got != nil {
 		t.Errorf("audit lines were taken for splats: %q", got)
 	}
