@@ -2,7 +2,7 @@
 // QEMU with our modules and the in-VM suites, and reports per test.
 //
 //	go run ./cmd/ks-vmtest [-kernels debian-6.1,debian-6.12] [-suites 'glob,...']
-//	                       [-timeout 60m] [-suite-timeout 5m] [-parallel 2] [-verbose] [-keep]
+//	                       [-timeout 80m] [-suite-timeout 5m] [-parallel 2] [-verbose] [-keep]
 //	                       [-env KS_NAME=VALUE ...]
 //
 // The last line is "N passed, M failed"; the exit status is non-zero on any
@@ -26,7 +26,7 @@ func main() {
 	var modules string
 	flag.StringVar(&o.Kernels, "kernels", vmtest.DefaultKernels, "comma-separated kernels to boot: "+strings.Join(vmtest.DefaultCatalog().Labels(), ", "))
 	flag.StringVar(&o.Suites, "suites", "", "comma-separated globs selecting suites by name (default: all)")
-	flag.DurationVar(&o.Timeout, "timeout", 0, "limit for the whole run (default 60m)")
+	flag.DurationVar(&o.Timeout, "timeout", 0, "limit for the whole run, cold kernel builds included (default 80m)")
 	flag.DurationVar(&o.SuiteTimeout, "suite-timeout", 0, "limit for each suite inside the VM (default 5m); a guest silent for this plus 2m is killed as hung")
 	flag.BoolVar(&o.Verbose, "verbose", false, "stream VM consoles, kernel logs and build output")
 	flag.BoolVar(&o.Keep, "keep", false, "keep initramfs images and logs in $KS_CACHE/runs/<time>/")

@@ -29,7 +29,7 @@ type Options struct {
 	Kernels string
 	// Suites is a comma-separated list of globs on suite names (all).
 	Suites string
-	// Timeout bounds the whole run (60m); SuiteTimeout each suite in the
+	// Timeout bounds the whole run (80m: cold kernel builds included); SuiteTimeout each suite in the
 	// guest (5m). A guest silent for SuiteTimeout+2m is declared hung.
 	Timeout      time.Duration
 	SuiteTimeout time.Duration
@@ -77,7 +77,7 @@ func (o *Options) setDefaults() error {
 	}{
 		{o.Cache == "", func() { o.Cache = CacheDir() }},
 		{o.Kernels == "", func() { o.Kernels = DefaultKernels }},
-		{o.Timeout == 0, func() { o.Timeout = 60 * time.Minute }},
+		{o.Timeout == 0, func() { o.Timeout = 80 * time.Minute }},
 		{o.SuiteTimeout == 0, func() { o.SuiteTimeout = 5 * time.Minute }},
 		{o.Go == "", func() { o.Go = "go" }},
 		{o.StockModules == nil, func() { o.StockModules = DefaultStockModules() }},
