@@ -333,8 +333,9 @@ static const struct file_operations ks_retval_fops = {
 /*
  * securityfs_remove() unlinks, but a dentry that an open file still holds
  * stays hashed and positive, and its directory then cannot be removed
- * (nor the symbol engaged again).  Finish the unlink the way vfs_unlink()
- * does, with d_delete().
+ * (nor the symbol engaged again, nor, for the top-level files, the module
+ * loaded again: securityfs_create_dir() finds the old "killswitch").
+ * Finish the unlink the way vfs_unlink() does, with d_delete().
  */
 static void ks_remove(struct dentry *d)
 {
@@ -428,9 +429,9 @@ fail:
  */
 void ks_fs_hide(void)
 {
-	securityfs_remove(ks_control);
-	securityfs_remove(ks_taint);
-	securityfs_remove(ks_engaged);
+	ks_remove(ks_control);
+	ks_remove(ks_taint);
+	ks_remove(ks_engaged);
 	ks_control = NULL;
 	ks_taint = NULL;
 	ks_engaged = NULL;
@@ -440,8 +441,8 @@ void ks_fs_hide(void)
 void ks_fs_exit(void)
 {
 	ks_fs_hide();
-	securityfs_remove(ks_fn_dir);
-	securityfs_remove(ks_root);
+	ks_remove(ks_fn_dir);
+	ks_remove(ks_root);
 	ks_fn_dir = NULL;
 	ks_root = NULL;
 }
