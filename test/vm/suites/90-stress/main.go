@@ -193,12 +193,13 @@ type stress struct {
 // unloadRaceNote: a file of killswitch.ko opened after rmmod marked the
 // module going and before its exit removed the files trips
 // WARN_ON(!f->f_op) in do_dentry_open (fs/open.c): fops_get() cannot pin
-// a going module. Every module whose securityfs files carry .owner has
-// this window (securityfs has no proxy like debugfs's); the stress found
-// it within seconds. It is not a killswitch state bug and no small change
-// to the module closes it, so by default the reader stays off the files
-// while the module unloads; KS_STRESS_UNLOAD_RACE=1 races them anyway.
-const unloadRaceNote = "reads during rmmod killswitch are off (KS_STRESS_UNLOAD_RACE=1 turns them on; they trip WARN_ON(!f->f_op) in do_dentry_open, a securityfs limitation for modules)"
+// a going module, and securityfs has no proxy like debugfs's. The stress
+// found it within seconds; the module now removes those files first, which
+// narrows the window to a few instructions but cannot close it. So by
+// default the reader stays off the files while the module unloads;
+// KS_STRESS_UNLOAD_RACE=1 races them anyway (it also found the EEXIST on
+// reload that ks_remove() for the top-level files fixed).
+const unloadRaceNote = "reads during rmmod killswitch are off (KS_STRESS_UNLOAD_RACE=1 turns them on; in a few-instruction window they trip WARN_ON(!f->f_op) in do_dentry_open, a securityfs limitation for modules)"
 
 func (s *stress) nok(format string, args ...any) {
 	s.mu.Lock()
