@@ -13,7 +13,8 @@ var splatRE = regexp.MustCompile(`BUG:|WARNING:|Oops|Kernel panic|general protec
 // benignRE matches the boot banners of a debug kernel (ks-6.1-debug) that
 // splatRE would otherwise take for reports: they say a checker is on, not
 // that it found anything.
-var benignRE = regexp.MustCompile(`rcu: \s*RCU lockdep checking is enabled\.|kmemleak: Kernel memory leak detector initialized`)
+// (/dev/kmsg escapes the banner's tab as \x09.)
+var benignRE = regexp.MustCompile(`rcu: (\s|\\x09)*RCU lockdep checking is enabled\.|kmemleak: Kernel memory leak detector initialized`)
 
 // timestampRE is the "[    1.234567] " prefix of console and kmsg lines.
 var timestampRE = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)

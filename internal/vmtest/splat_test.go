@@ -31,6 +31,7 @@ func TestScanSplats(t *testing.T) {
 	}
 	debugBoot := []string{
 		"[    0.000000] rcu: \tRCU lockdep checking is enabled.",
+		`[    2.302936] rcu: \x09RCU lockdep checking is enabled.`, // as /dev/kmsg escapes it
 		"[   52.799653] kmemleak: Kernel memory leak detector initialized (mem pool available: 14690)",
 	}
 	if got := ScanSplats(debugBoot); got != nil {
