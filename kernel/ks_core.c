@@ -354,8 +354,13 @@ static void ks_detach(struct ks_entry *e)
 
 /*
  * Finish detached entries: stop their probe windows, remove their probes
- * in one batch (one RCU grace period for all), log, free.
+ * in batches (one RCU grace period per batch), log, free.  The batches and
+ * the cond_resched() keep a disengage_all of hundreds of probes from
+ * holding the CPU for tens of seconds without a quiescent state on a
+ * non-preemptible kernel (each probe is an ftrace code patch, each log
+ * line a console write): the debug kernel reported an RCU stall there.
  */
+#define KS_RELEASE_BATCH	32
 static void ks_release(struct list_head *gone, const char *verb,
 		       const char *why, const struct ks_actor *who)
 {
@@ -376,8 +381,10 @@ static void ks_release(struct list_head *gone, const char *verb,
 		else
 			unregister_kprobe(&e->kp);
 	}
-	if (kps)
-		unregister_kprobes(kps, n);
+	for (i = 0; kps && i < n; i += KS_RELEASE_BATCH) {
+		unregister_kprobes(kps + i, min(n - i, KS_RELEASE_BATCH));
+		cond_resched();
+	}
 	kfree(kps);
 
 	list_for_each_entry_safe(e, tmp, gone, list) {
@@ -387,6 +394,7 @@ static void ks_release(struct list_head *gone, const char *verb,
 			 ks_mode_name(atomic_read(&e->mode)));
 		list_del(&e->list);
 		ks_free(e);
+		cond_resched();
 	}
 }
 
