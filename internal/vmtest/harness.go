@@ -187,7 +187,8 @@ func Run(ctx context.Context, o Options) (vmproto.Tally, error) {
 	reports := make([]*kernelReport, len(labels))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
-	for i, l := range labels {
+	for _, i := range launchOrder(labels, kernels) {
+		l := labels[i]
 		r := newKernelReport(l, h.width, h.out, o.Verbose)
 		reports[i] = r
 		if err := prepErr[l]; err != nil {
@@ -250,6 +251,26 @@ func (h *harness) acquireAll(ctx context.Context, labels []string) (map[string]*
 		kernels[a.label] = a.k
 	}
 	return kernels, errs
+}
+
+// launchOrder gives the order to boot the kernels in: the ones allowed the
+// longest suites first (the debug kernel's run is the whole run's critical
+// path), the label order otherwise. It returns indexes into labels.
+func launchOrder(labels []string, kernels map[string]*Kernel) []int {
+	limit := func(l string) time.Duration {
+		if k := kernels[l]; k != nil {
+			return k.SuiteTimeout
+		}
+		return 0
+	}
+	order := make([]int, len(labels))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return limit(labels[order[a]]) > limit(labels[order[b]])
+	})
+	return order
 }
 
 func (h *harness) logf(label, format string, args ...any) {

@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,5 +184,19 @@ func TestQEMUAccel(t *testing.T) {
 	}
 	if a := X86_64().QEMUArgs; strings.Join(a, " ") != "-accel tcg -cpu max -machine pc" {
 		t.Errorf("Kernel.Accel changed the architecture's own arguments: %q", a)
+	}
+}
+
+func TestLaunchOrder(t *testing.T) {
+	labels := []string{"a", "slow", "b", "failed", "slower"}
+	kernels := map[string]*Kernel{
+		"a":      {},
+		"slow":   {SuiteTimeout: 15 * time.Minute},
+		"b":      {},
+		"slower": {SuiteTimeout: 20 * time.Minute},
+	}
+	got := fmt.Sprint(launchOrder(labels, kernels))
+	if want := "[4 1 0 2 3]"; got != want {
+		t.Errorf("launchOrder = %s, want %s", got, want)
 	}
 }
