@@ -34,6 +34,8 @@ import (
 	"github.com/killswitch/killswitch/internal/hostfs"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/preflight"
+
+	"github.com/killswitch/killswitch/internal/vmtest/tap"
 )
 
 const (
@@ -44,19 +46,11 @@ const (
 	bpfLoader = "/usr/sbin/ks-bpf-load"
 )
 
-var pass, fail int
-
-func ok(format string, args ...any) {
-	pass++
-	fmt.Printf("ok - catalog: "+format+"\n", args...)
-}
-
-func nok(what, format string, args ...any) {
-	fail++
-	fmt.Printf("not ok - catalog: %s: %s\n", what, fmt.Sprintf(format, args...))
-}
-
-func note(format string, args ...any) { fmt.Printf("# "+format+"\n", args...) }
+// The result lines (test/vm/README.md).
+var (
+	suite         = tap.New("50-catalog", "catalog")
+	ok, nok, note = suite.Ok, suite.Nok, suite.Note
+)
 
 // facts answers catalog.Facts as the CLI does, from the running kernel.
 type facts struct {
@@ -313,10 +307,7 @@ func main() {
 	if !had {
 		_ = exec.Command("rmmod", "killswitch").Run()
 	}
-	note("50-catalog: %d passed, %d failed", pass, fail)
-	if fail > 0 {
-		os.Exit(1)
-	}
+	os.Exit(suite.Done())
 }
 
 // runBatch writes the control lines of every entry in the batch, waits out

@@ -40,6 +40,8 @@ import (
 	"syscall"
 
 	"github.com/killswitch/killswitch/internal/ksfs"
+
+	"github.com/killswitch/killswitch/internal/vmtest/tap"
 )
 
 const (
@@ -55,19 +57,11 @@ const (
 	noBPF   = "/ks/no-such-program.bpf.o"
 )
 
-var pass, fail int
-
-func ok(format string, args ...any) {
-	pass++
-	fmt.Printf("ok - privilege: "+format+"\n", args...)
-}
-
-func nok(what, format string, args ...any) {
-	fail++
-	fmt.Printf("not ok - privilege: %s: %s\n", what, fmt.Sprintf(format, args...))
-}
-
-func note(format string, args ...any) { fmt.Printf("# "+format+"\n", args...) }
+// The result lines (test/vm/README.md).
+var (
+	suite         = tap.New("70-privilege", "privilege")
+	ok, nok, note = suite.Ok, suite.Nok, suite.Note
+)
 
 // check passes when err is nil.
 func check(what string, err error) bool {
@@ -98,10 +92,7 @@ func main() {
 	}
 	s := &sweep{}
 	s.run()
-	fmt.Printf("# 70-privilege: %d passed, %d failed\n", pass, fail)
-	if fail > 0 {
-		os.Exit(1)
-	}
+	os.Exit(suite.Done())
 }
 
 // sweep holds what the checks share.

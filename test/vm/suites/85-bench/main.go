@@ -37,6 +37,8 @@ import (
 
 	"github.com/killswitch/killswitch/internal/hostfs"
 	"github.com/killswitch/killswitch/internal/ksfs"
+
+	"github.com/killswitch/killswitch/internal/vmtest/tap"
 )
 
 const (
@@ -73,19 +75,11 @@ const (
 	mitigateCVE = "CVE-2026-31431"
 )
 
-var pass, fail int
-
-func ok(format string, args ...any) {
-	pass++
-	fmt.Printf("ok - bench: "+format+"\n", args...)
-}
-
-func nok(what, format string, args ...any) {
-	fail++
-	fmt.Printf("not ok - bench: %s: %s\n", what, fmt.Sprintf(format, args...))
-}
-
-func note(format string, args ...any) { fmt.Printf("# "+format+"\n", args...) }
+// The result lines (test/vm/README.md).
+var (
+	suite         = tap.New("85-bench", "bench")
+	ok, nok, note = suite.Ok, suite.Nok, suite.Note
+)
 
 // out collects the document; printed as "# bench: " lines at the end so
 // the table is one block even when notes interleave.
@@ -1003,12 +997,10 @@ func main() {
 	if n, err := engagedCount(); err != nil || n != 0 {
 		nok("cleanup", "%d entries left (%v)", n, err)
 	}
-	if fail > 0 {
-		os.Exit(1)
-	}
-	if pass == 0 {
+	if pass, _ := suite.Counts(); pass == 0 {
 		must("end", errors.New("nothing measured"))
 	}
+	os.Exit(suite.Done())
 }
 
 func sumDur(d []time.Duration) time.Duration {
