@@ -327,9 +327,11 @@ func (c *Client) readFn(e *Engagement) error {
 	if _, err := c.fs.Stat(dir); err != nil {
 		return fmt.Errorf("read %s: %w", e.Symbol, err)
 	}
+	missing := false
 	read := func(name string, parse func(string) error) error {
 		b, err := c.fs.ReadFile(dir + "/" + name)
 		if errors.Is(err, fs.ErrNotExist) {
+			missing = true
 			return nil
 		}
 		if err != nil {
@@ -346,7 +348,7 @@ func (c *Client) readFn(e *Engagement) error {
 	seconds := func(dst *time.Duration) func(string) error {
 		return func(s string) (err error) { *dst, err = parseSeconds(s); return }
 	}
-	return errors.Join(
+	err := errors.Join(
 		read("retval", func(s string) (err error) { e.Retval, err = ParseRetval(s); return }),
 		read("state", func(s string) (err error) { e.State, err = ParseState(s); return }),
 		read("hits", count(&e.Hits)),
@@ -365,6 +367,15 @@ func (c *Client) readFn(e *Engagement) error {
 			return nil
 		}),
 	)
+	// A file may be missing because this module version lacks it, or
+	// because the entry went away while we read (a tryengage window
+	// aborting): then its defaults (state engaged) would be a lie.
+	if missing {
+		if _, serr := c.fs.Stat(dir); serr != nil {
+			return fmt.Errorf("read %s: %w", e.Symbol, serr)
+		}
+	}
+	return err
 }
 
 // Callers reads the recent distinct callers of an engagement

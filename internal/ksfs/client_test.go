@@ -257,3 +257,39 @@ func TestMissingOptionalFiles(t *testing.T) {
 		t.Errorf("bad hits file: %v", err)
 	}
 }
+
+// racingFS runs hook before a read, to make the module change under a
+// reader the way a tryengage window ending does.
+type racingFS struct {
+	*ksfstest.Module
+	hook func(name string)
+}
+
+func (r racingFS) ReadFile(name string) ([]byte, error) {
+	r.hook(name)
+	return r.Module.ReadFile(name)
+}
+
+// A window that aborts while Engagement reads the entry's files must not
+// read as committed (the files' defaults say engaged): the CLI printed
+// "committed" for an aborted tryengage on arm64 this way.
+func TestEngagementEntryGoneMidRead(t *testing.T) {
+	m, _ := newFake(t)
+	must(t, m.Load(""))
+	done := false
+	c := ksfs.New(racingFS{m, func(name string) {
+		if !done && strings.HasSuffix(name, "/busy_fn/retval") {
+			done = true
+			must(t, m.Advance(10*time.Second)) // called: the window aborts
+		}
+	}})
+	must(t, c.TryEngage("busy_fn", -1, 10*time.Second))
+	m.Call("busy_fn", "cron", 1, 0)
+	e, err := c.Engagement("busy_fn")
+	if !done {
+		t.Fatal("the hook never ran: the test no longer races anything")
+	}
+	if !errors.Is(err, ksfs.ErrNotEngaged) {
+		t.Errorf("Engagement of an entry removed mid-read = %+v, %v; want ErrNotEngaged", e, err)
+	}
+}
