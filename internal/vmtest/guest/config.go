@@ -21,6 +21,10 @@ type Config struct {
 
 const defaultSuiteTimeout = 300 * time.Second
 
+// maxSuiteSeconds bounds ks.suite_timeout: a week; more would overflow
+// time.Duration soon enough, and nothing runs that long.
+const maxSuiteSeconds = 7 * 24 * 60 * 60
+
 // ParseCmdline extracts the ks.* parameters from /proc/cmdline's content.
 // Unknown or malformed values fall back to defaults: init has nobody to
 // report a configuration error to except the results channel itself.
@@ -51,7 +55,7 @@ func ParseCmdline(cmdline string) Config {
 			}
 		case "ks.suite_timeout":
 			if n, err := strconv.Atoi(val); err == nil && n > 0 {
-				c.SuiteTimeout = time.Duration(n) * time.Second
+				c.SuiteTimeout = time.Duration(min(n, maxSuiteSeconds)) * time.Second
 			}
 		}
 	}
