@@ -75,16 +75,13 @@ type filter struct {
 	value int64
 }
 
-// String is the module's rendering (ks_format_filters).
+// String is the module's rendering (ks_format_filters), as ksfs has it.
 func (f filter) String() string {
-	op := "="
-	if f.neg {
-		op = "!="
-	}
+	k := ksfs.Filter{Arg: f.arg, Negate: f.neg, Value: f.value}
 	if f.uid {
-		return "uid" + op + strconv.FormatInt(f.value, 10)
+		k.Arg = 0
 	}
-	return fmt.Sprintf("arg%d%s%d", f.arg, op, f.value)
+	return k.String()
 }
 
 // spell writes the filter the way a user might: decimal, 0x-hex, signs.
