@@ -21,11 +21,15 @@
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
+#include "ks_compat.h"
+
 #define KS_MAX_FILTERS		6
 #define KS_MAX_ARG		6
 #define KS_MAX_PROBE_SECS	86400
 #define KS_NCALLERS		16
-#define KS_NFILES		9	/* files in fn/<sym>/ */
+#define KS_NFILES		10	/* files in fn/<sym>/ */
+/* Six filters at their longest: "arg6:32!=-9223372036854775808" each. */
+#define KS_FILTER_TEXT		256
 /* Longest control write: engagebpf, a symbol and a path. */
 #define KS_CMD_MAX		(KSYM_NAME_LEN + PATH_MAX + 32)
 
@@ -44,6 +48,15 @@ enum ks_verb {
 	KS_VERB_DISENGAGE_ALL,
 };
 
+/* Where a call came from; the handler counts each separately. */
+enum ks_context {
+	KS_CTX_TASK,
+	KS_CTX_SOFTIRQ,
+	KS_CTX_HARDIRQ,
+	KS_CTX_NMI,
+	KS_NCTX,
+};
+
 enum ks_filter_kind {
 	KS_FILTER_UID,
 	KS_FILTER_ARG,
@@ -54,7 +67,7 @@ struct ks_filter {
 	u8 kind;
 	u8 negate;
 	u8 arg;			/* 1..KS_MAX_ARG for KS_FILTER_ARG */
-	u8 narrow;		/* value fits 32 bits: compare the low half */
+	u8 width;		/* bits compared: 64, or 32 for an int argument */
 	long value;
 };
 
@@ -67,10 +80,23 @@ struct ks_actor {
 	bool modparam;
 };
 
+/*
+ * A caller slot, written lock-free from task context: seq is odd while a
+ * writer fills it, 0 while it was never written.  A reader that sees it
+ * change while copying skips the slot.
+ */
 struct ks_caller {
-	char comm[TASK_COMM_LEN];
+	atomic_t seq;
 	pid_t pid;
 	uid_t uid;
+	char comm[TASK_COMM_LEN];	/* sanitised when recorded */
+};
+
+/* Per-CPU counters of one engagement. */
+struct ks_pcpu {
+	unsigned long hits;		/* calls the filters selected */
+	unsigned long passed;		/* calls the filters let through */
+	unsigned long ctx[KS_NCTX];	/* hits by context */
 };
 
 /* A parsed control line.  Strings point into the caller's buffer. */
@@ -94,13 +120,10 @@ struct ks_entry {
 	atomic_long_t retval;
 	unsigned int nfilters;
 	struct ks_filter filters[KS_MAX_FILTERS];
-	unsigned long __percpu *hits;	/* calls the filters selected */
-	unsigned long __percpu *passed;	/* calls the filters let through */
+	struct ks_pcpu __percpu *pcpu;
 
 	u64 last_caller;		/* pid << 32 | uid, last one recorded */
-	raw_spinlock_t callers_lock;
-	unsigned int ncallers;
-	unsigned int callers_next;
+	atomic_t callers_next;
 	struct ks_caller callers[KS_NCALLERS];
 
 	/* Under ks_lock. */
@@ -109,6 +132,7 @@ struct ks_entry {
 	unsigned int timeout;		/* probe window asked for, seconds */
 	time64_t since;			/* boot-time seconds when installed */
 	struct ks_actor actor;		/* who installed it */
+	char where[KSYM_SYMBOL_LEN];	/* %pS of the probe, for log lines */
 	struct delayed_work probe_work;
 	struct dentry *dir;
 	struct dentry *files[KS_NFILES];
@@ -120,10 +144,14 @@ extern struct list_head ks_entries;
 /* ks_core.c: the mechanism */
 int ks_install(const struct ks_request *req, const struct ks_actor *who);
 int ks_disengage(const char *sym, const struct ks_actor *who);
+int ks_target_vet(const char *sym, const struct ks_actor *who);
 int ks_disengage_all(const struct ks_actor *who);
 void ks_set_retval(struct ks_entry *e, long retval, const struct ks_actor *who);
 struct ks_entry *ks_lookup(const char *sym);
 unsigned long ks_sum(unsigned long __percpu *counter);
+unsigned long ks_hits(const struct ks_entry *e);
+unsigned long ks_passed(const struct ks_entry *e);
+unsigned long ks_calls_in(const struct ks_entry *e, enum ks_context ctx);
 const char *ks_mode_name(int mode);
 void ks_format_filters(const struct ks_entry *e, char *buf, size_t len);
 int ks_core_init(void);
@@ -136,6 +164,7 @@ bool ks_valid_sym(const char *s);
 int ks_execute(const struct ks_request *req, const struct ks_actor *who);
 int ks_may_change(const char *what, const char *sym, const struct ks_actor *who);
 void ks_actor_current(struct ks_actor *who);
+void ks_sanitize(char *s);
 /* One KERN_WARNING line: the message, then who asked. */
 __printf(2, 3)
 void ks_audit(const struct ks_actor *who, const char *fmt, ...);
@@ -144,8 +173,17 @@ void ks_audit(const struct ks_actor *who, const char *fmt, ...);
 int ks_fs_init(void);
 void ks_fs_hide(void);
 void ks_fs_exit(void);
-int ks_fs_add(struct ks_entry *e);
+int ks_fs_add(struct ks_entry *e, bool private);
+void ks_fs_set_private(struct ks_entry *e, bool private);
 void ks_fs_remove(struct ks_entry *e);
+
+/* ks_target.c: what may be a target */
+int ks_target_prepare(struct kprobe *kp, char *sym, const struct ks_actor *who);
+int ks_target_check(struct kprobe *kp, const char *sym,
+		    const struct ks_actor *who);
+int ks_target_override_ok(const char *sym, const struct ks_actor *who);
+void ks_target_symbols_changed(void);
+void ks_target_exit(void);
 
 /* ks_guard.c: guard rails */
 extern bool ks_guard;
@@ -159,5 +197,7 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who);
 
 /* arch/<arch>/error_inject.c */
 void ks_override_function_with_return(struct pt_regs *regs);
+/* The probe sits on a real function entry (x86: its ftrace site). */
+bool ks_arch_function_entry(const struct kprobe *kp);
 
 #endif /* _KS_H */

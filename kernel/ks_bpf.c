@@ -15,6 +15,8 @@
 #include <linux/kprobes.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/umh.h>
 
 #include "ks.h"
@@ -50,6 +52,18 @@ static void ks_gate_post(struct kprobe *kp, struct pt_regs *regs,
 
 NOKPROBE_SYMBOL(ks_gate_post);
 
+/*
+ * One helper run.  argv and envp live on the heap and are freed by the
+ * cleanup callback, as kmod.c does for modprobe; the writer waits for the
+ * helper without UMH_KILLABLE, so both callbacks (module text) have run
+ * before the write returns and nothing of the run outlives the module or
+ * the gate it was started for.  The helper bounds its own run time.
+ */
+struct ks_helper {
+	char *argv[4];
+	char *envp[3];
+};
+
 /* Runs in the new task before exec: its tgid is the helper's. */
 static int ks_helper_init(struct subprocess_info *info, struct cred *new)
 {
@@ -57,24 +71,46 @@ static int ks_helper_init(struct subprocess_info *info, struct cred *new)
 	return 0;
 }
 
+static void ks_helper_free(struct ks_helper *h)
+{
+	int i;
+
+	for (i = 0; h->argv[i]; i++)
+		kfree(h->argv[i]);
+	kfree(h);
+}
+
+static void ks_helper_cleanup(struct subprocess_info *info)
+{
+	ks_helper_free(info->data);
+}
+
 static int ks_run_helper(const char *sym, const char *path)
 {
 	struct subprocess_info *info;
-	char *argv[4], *envp[3];
+	struct ks_helper *h;
 
-	argv[0] = KS_BPF_HELPER;
-	argv[1] = (char *)path;
-	argv[2] = (char *)sym;
-	argv[3] = NULL;
-	envp[0] = "HOME=/";
-	envp[1] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	envp[2] = NULL;
-
-	info = call_usermodehelper_setup(KS_BPF_HELPER, argv, envp, GFP_KERNEL,
-					 ks_helper_init, NULL, NULL);
-	if (!info)
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
 		return -ENOMEM;
-	return call_usermodehelper_exec(info, UMH_WAIT_PROC | UMH_KILLABLE);
+	h->argv[0] = kstrdup(KS_BPF_HELPER, GFP_KERNEL);
+	h->argv[1] = h->argv[0] ? kstrdup(path, GFP_KERNEL) : NULL;
+	h->argv[2] = h->argv[1] ? kstrdup(sym, GFP_KERNEL) : NULL;
+	if (!h->argv[2]) {
+		ks_helper_free(h);
+		return -ENOMEM;
+	}
+	h->envp[0] = "HOME=/";
+	h->envp[1] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+	info = call_usermodehelper_setup(h->argv[0], h->argv, h->envp,
+					 GFP_KERNEL, ks_helper_init,
+					 ks_helper_cleanup, h);
+	if (!info) {
+		ks_helper_free(h);
+		return -ENOMEM;
+	}
+	return call_usermodehelper_exec(info, UMH_WAIT_PROC);
 }
 
 int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
@@ -97,8 +133,12 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who)
 			 sym, KS_GATE_SYM);
 		return -EBUSY;
 	}
+	err = ks_target_vet(sym, who);
+	if (err)
+		return err;
 
-	mutex_lock(&ks_gate_lock);
+	if (mutex_lock_killable(&ks_gate_lock))
+		return -EINTR;
 	WRITE_ONCE(ks_gate_tgid, 0);
 	err = register_kprobe(&gate);
 	if (err) {

@@ -9,7 +9,10 @@
  *   disengage <sym>
  *   disengage_all
  *
- * filter: uid=<n> uid!=<n> arg<N>=<v> arg<N>!=<v>, N in 1..6.
+ * filter: uid=<n> uid!=<n> arg<N>=<v> arg<N>!=<v>, N in 1..6; all 64 bits of
+ * the argument are compared, or with arg<N>:32 only the low 32 (an int).
+ * sym: name, module:name, or name@0x<address> for a name several
+ * functions share.
  * Tokens are separated by spaces or tabs; one trailing newline is allowed.
  * Anything else is -EINVAL and changes nothing.
  */
@@ -52,7 +55,7 @@ static int ks_isxdigit(int c)
 
 static int ks_issymchar(int c)
 {
-	return isalnum(c) || c == '_' || c == '.' || c == ':';
+	return isalnum(c) || c == '_' || c == '.' || c == ':' || c == '@';
 }
 
 /*
@@ -113,10 +116,14 @@ static int ks_parse_filter(char *s, struct ks_filter *f)
 			return -EINVAL;
 		f->kind = KS_FILTER_UID;
 	} else if (!strncmp(s, "arg", 3) && s[3] >= '1' &&
-		   s[3] <= '0' + KS_MAX_ARG && !s[4]) {
+		   s[3] <= '0' + KS_MAX_ARG &&
+		   (!s[4] || !strcmp(s + 4, ":32"))) {
 		f->kind = KS_FILTER_ARG;
 		f->arg = s[3] - '0';
-		f->narrow = v >= INT_MIN && v <= (long)U32_MAX;
+		f->width = s[4] ? 32 : 64;
+		/* A 32-bit comparison of a value that does not fit is a typo. */
+		if (f->width == 32 && (v < INT_MIN || v > (long)U32_MAX))
+			return -EINVAL;
 	} else {
 		return -EINVAL;
 	}
@@ -217,7 +224,7 @@ int ks_parse_request(char *line, struct ks_request *req)
 }
 
 /* comm is chosen by user space: keep it from forging log fields. */
-static void ks_sanitize(char *s)
+void ks_sanitize(char *s)
 {
 	for (; *s; s++)
 		if (!isalnum(*s) && !strchr("_-.:/+@", *s))
@@ -258,11 +265,10 @@ void ks_audit(const struct ks_actor *who, const char *fmt, ...)
 int ks_may_change(const char *what, const char *sym,
 		  const struct ks_actor *who)
 {
-	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
-		return 0;
 	/*
 	 * observe never overrides: like a kprobe event it is only a
-	 * confidentiality matter (it records who calls).
+	 * confidentiality matter (it records who calls).  Ask only that, so
+	 * lockdown=integrity logs no denial of a reason we did not need.
 	 */
 	if (!strcmp(what, "observe")) {
 		if (!security_locked_down(LOCKDOWN_KPROBES))
@@ -272,8 +278,10 @@ int ks_may_change(const char *what, const char *sym,
 			 sym);
 		return -EPERM;
 	}
+	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
+		return 0;
 	ks_audit(who,
-		 "%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed (disengage still is; engage= at module load works under lockdown=integrity)",
+		 "%s %s refused: kernel is locked down, and under lockdown root may not make the kernel skip its own code (disengage still works; engage= at module load accepts only the reviewed allowlist built into the module)",
 		 what, sym);
 	return -EPERM;
 }
@@ -302,7 +310,14 @@ int ks_execute(const struct ks_request *req, const struct ks_actor *who)
 		return err;
 	switch (req->verb) {
 	case KS_VERB_ENGAGEBPF:
-		return ks_engagebpf(req->sym, req->path, who);
+		/*
+		 * The program's return value is out of our sight: refuse what
+		 * the rails refuse at any value that could mean "allow".
+		 */
+		err = ks_guard_check(req->sym, 0, who);
+		if (!err)
+			err = ks_guard_check(req->sym, 1, who);
+		return err ? err : ks_engagebpf(req->sym, req->path, who);
 	case KS_VERB_OBSERVE:
 		return ks_install(req, who);
 	default:

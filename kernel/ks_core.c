@@ -16,6 +16,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uidgid.h>
 #include <linux/cred.h>
+#include <linux/ctype.h>
 
 #include "ks.h"
 
@@ -48,6 +49,21 @@ unsigned long ks_sum(unsigned long __percpu *counter)
 	return sum;
 }
 
+unsigned long ks_hits(const struct ks_entry *e)
+{
+	return ks_sum(&e->pcpu->hits);
+}
+
+unsigned long ks_passed(const struct ks_entry *e)
+{
+	return ks_sum(&e->pcpu->passed);
+}
+
+unsigned long ks_calls_in(const struct ks_entry *e, enum ks_context ctx)
+{
+	return ks_sum(&e->pcpu->ctx[ctx]);
+}
+
 /*
  * The caller's uid as from_kuid(&init_user_ns, ...) gives it: the initial
  * namespace maps every uid to itself, so this is the raw value, read
@@ -65,19 +81,20 @@ static __always_inline bool ks_filter_holds(const struct ks_filter *f,
 	unsigned long v;
 	bool eq;
 
-	if (f->kind == KS_FILTER_UID)
-		v = ks_init_uid();
-	else
+	if (f->kind == KS_FILTER_UID) {
+		eq = ks_init_uid() == (u32)f->value;
+	} else {
 		v = regs_get_kernel_argument(regs, f->arg - 1);
-	/*
-	 * An int argument only defines the low 32 bits of its register
-	 * (a negative int arrives zero-extended on x86_64), so a value that
-	 * fits 32 bits is compared on those alone.
-	 */
-	if (f->narrow)
-		eq = (u32)v == (u32)f->value;
-	else
-		eq = v == (unsigned long)f->value;
+		/*
+		 * An int argument defines only the low 32 bits of its
+		 * register: the grammar's argN:32 says so.  Otherwise all
+		 * 64 bits count, so a size_t of 0x100000000 is not 0.
+		 */
+		if (f->width == 32)
+			eq = (u32)v == (u32)f->value;
+		else
+			eq = v == (unsigned long)f->value;
+	}
 	return eq != f->negate;
 }
 
@@ -92,61 +109,104 @@ static __always_inline bool ks_filters_hold(const struct ks_entry *e,
 	return true;
 }
 
+static __always_inline enum ks_context ks_context(void)
+{
+	if (in_nmi())
+		return KS_CTX_NMI;
+	if (in_hardirq())
+		return KS_CTX_HARDIRQ;
+	if (in_serving_softirq())
+		return KS_CTX_SOFTIRQ;
+	return KS_CTX_TASK;
+}
+
 /* A caller as one word, so the handler can compare it without a lock. */
 static __always_inline u64 ks_caller_key(void)
 {
 	return (u64)(u32)task_pid_nr(current) << 32 | ks_init_uid();
 }
 
+/* comm as the task set it, with anything that could forge a field replaced. */
+static __always_inline void ks_copy_comm(char *dst)
+{
+	unsigned int i;
+	char c;
+
+	for (i = 0; i < TASK_COMM_LEN - 1; i++) {
+		c = READ_ONCE(current->comm[i]);
+		if (!c)
+			break;
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.' &&
+		    c != ':' && c != '/' && c != '+' && c != '@')
+			c = '?';
+		dst[i] = c;
+	}
+	dst[i] = '\0';
+}
+
 /*
- * Remember a distinct caller.  Only a trylock: the handler may run in
- * any context, and a dropped record is better than a stall.  The caller
- * found or added becomes e->last_caller, which lets the handler skip
- * this function (and the lock) for a caller that calls again; a caller
- * racing with an eviction may then go unrecorded, as with the trylock.
+ * Remember a distinct caller, from task context only: in an interrupt
+ * "current" is whoever was interrupted, not a caller.  No lock: a slot is
+ * claimed by moving its sequence to odd, and a writer that finds its slot
+ * claimed drops the record, which is better than a stall.  The caller
+ * found or added becomes e->last_caller, which lets the handler skip this
+ * function for a caller that calls again.
  */
 static void ks_note_caller(struct ks_entry *e, u64 key)
 {
-	struct ks_caller *c;
-	unsigned long flags;
 	uid_t uid = (u32)key;
 	pid_t pid = key >> 32;
-	unsigned int i;
+	struct ks_caller *c;
+	unsigned int i, seq;
 
-	if (!raw_spin_trylock_irqsave(&e->callers_lock, flags))
-		return;
-	for (i = 0; i < e->ncallers; i++) {
+	for (i = 0; i < KS_NCALLERS; i++) {
 		c = &e->callers[i];
-		if (c->pid == pid && c->uid == uid)
+		seq = atomic_read_acquire(&c->seq);
+		if (seq && !(seq & 1) && READ_ONCE(c->pid) == pid &&
+		    READ_ONCE(c->uid) == uid)
 			goto out;
 	}
-	c = &e->callers[e->callers_next];
-	get_task_comm(c->comm, current);
-	c->pid = pid;
-	c->uid = uid;
-	e->callers_next = (e->callers_next + 1) % KS_NCALLERS;
-	if (e->ncallers < KS_NCALLERS)
-		e->ncallers++;
+	i = (unsigned int)atomic_inc_return(&e->callers_next) % KS_NCALLERS;
+	c = &e->callers[i];
+	seq = atomic_read(&c->seq);
+	if ((seq & 1) || atomic_cmpxchg(&c->seq, seq, seq + 1) != seq)
+		return;
+	ks_copy_comm(c->comm);
+	WRITE_ONCE(c->pid, pid);
+	WRITE_ONCE(c->uid, uid);
+	atomic_set_release(&c->seq, seq + 2);
 out:
 	WRITE_ONCE(e->last_caller, key);
-	raw_spin_unlock_irqrestore(&e->callers_lock, flags);
 }
 
 NOKPROBE_SYMBOL(ks_note_caller);
 
+/*
+ * Runs in whatever context the target runs in: task, softirq, hardirq,
+ * NMI.  It takes no lock and calls nothing that could (the per-CPU
+ * counters, the atomic mode and retval, the lock-free caller slots).  An
+ * observed entry has no filters; its filters are written once, before
+ * the release that makes it engaged, and never read before.
+ */
 static int ks_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct ks_entry *e = container_of(kp, struct ks_entry, kp);
 	int mode = atomic_read_acquire(&e->mode);
+	enum ks_context ctx;
 
-	if (!ks_filters_hold(e, regs)) {
-		this_cpu_inc(*e->passed);
+	if (mode != KS_OBSERVING && !ks_filters_hold(e, regs)) {
+		this_cpu_inc(e->pcpu->passed);
 		return 0;
 	}
-	this_cpu_inc(*e->hits);
+	ctx = ks_context();
+	this_cpu_inc(e->pcpu->hits);
+	this_cpu_inc(e->pcpu->ctx[ctx]);
 	if (mode != KS_ENGAGED) {
-		u64 key = ks_caller_key();
+		u64 key;
 
+		if (ctx != KS_CTX_TASK)
+			return 0;
+		key = ks_caller_key();
 		if (READ_ONCE(e->last_caller) != key)
 			ks_note_caller(e, key);
 		return 0;
@@ -196,16 +256,16 @@ void ks_format_filters(const struct ks_entry *e, char *buf, size_t len)
 				       i ? "," : "", f->negate ? "!" : "",
 				       f->value);
 		else
-			n += scnprintf(buf + n, len - n, "%sarg%u%s=%ld",
+			n += scnprintf(buf + n, len - n, "%sarg%u%s%s=%ld",
 				       i ? "," : "", f->arg,
+				       f->width == 32 ? ":32" : "",
 				       f->negate ? "!" : "", f->value);
 	}
 }
 
 static void ks_free(struct ks_entry *e)
 {
-	free_percpu(e->hits);
-	free_percpu(e->passed);
+	free_percpu(e->pcpu);
 	kfree(e);
 }
 
@@ -219,10 +279,9 @@ static struct ks_entry *ks_alloc(const struct ks_request *req,
 	e = kzalloc(sizeof(*e), GFP_KERNEL);
 	if (!e)
 		return NULL;
-	e->hits = alloc_percpu(unsigned long);
-	e->passed = alloc_percpu(unsigned long);
-	if (!e->hits || !e->passed) {
-		ks_free(e);
+	e->pcpu = alloc_percpu(struct ks_pcpu);
+	if (!e->pcpu) {
+		kfree(e);
 		return NULL;
 	}
 	strscpy(e->sym, req->sym, sizeof(e->sym));
@@ -232,7 +291,6 @@ static struct ks_entry *ks_alloc(const struct ks_request *req,
 	atomic_long_set(&e->retval, req->retval);
 	e->nfilters = req->nfilters;
 	memcpy(e->filters, req->filters, sizeof(e->filters));
-	raw_spin_lock_init(&e->callers_lock);
 	e->last_caller = U64_MAX;	/* no pid is -1: matches no caller */
 	INIT_DELAYED_WORK(&e->probe_work, ks_probe_expired);
 	e->actor = *who;
@@ -257,16 +315,72 @@ static const char *ks_register_reason(int err)
 	}
 }
 
+/* Another engagement on the same function under another name. */
+static struct ks_entry *ks_lookup_addr(const void *addr)
+{
+	struct ks_entry *e;
+
+	list_for_each_entry(e, &ks_entries, list)
+		if (e->kp.addr == addr)
+			return e;
+	return NULL;
+}
+
+static const char *ks_verb_name(enum ks_verb verb)
+{
+	switch (verb) {
+	case KS_VERB_OBSERVE:
+		return "observe";
+	case KS_VERB_TRYENGAGE:
+		return "tryengage";
+	default:
+		return "engage";
+	}
+}
+
+/* Engage a symbol that is only observed, in place: no moment without the probe. */
+static int ks_convert(struct ks_entry *e, const struct ks_request *req,
+		      const struct ks_actor *who)
+{
+	char filters[KS_FILTER_TEXT];
+	int err;
+
+	if (req->verb != KS_VERB_ENGAGE ||
+	    atomic_read(&e->mode) != KS_OBSERVING) {
+		ks_audit(who, "%s %s refused: already %s",
+			 ks_verb_name(req->verb), req->sym,
+			 ks_mode_name(atomic_read(&e->mode)));
+		return -EBUSY;
+	}
+	err = ks_target_override_ok(e->sym, who);
+	if (err)
+		return err;
+	/* The handler reads no filters while observing: see ks_pre_handler(). */
+	atomic_long_set(&e->retval, req->retval);
+	e->nfilters = req->nfilters;
+	memcpy(e->filters, req->filters, sizeof(e->filters));
+	e->actor = *who;
+	ks_format_filters(e, filters, sizeof(filters));
+	ks_audit(who, "engage %s retval=%ld%s%s from observe hits=%lu",
+		 e->sym, req->retval, *filters ? " filter=" : "", filters,
+		 ks_hits(e));
+	atomic_set_release(&e->mode, KS_ENGAGED);
+	ks_fs_set_private(e, false);
+	return 0;
+}
+
 /*
  * Install a new engagement: engage, tryengage (probe window first) or
- * observe.  Engaging a symbol that is only observed converts it in place,
- * so there is no moment without the probe.
+ * observe.  The probe is registered disarmed, judged (ks_target.c), given
+ * its files and its audit line, and armed last: no call is overridden
+ * before the log says so.
  */
 int ks_install(const struct ks_request *req, const struct ks_actor *who)
 {
+	const char *verb = ks_verb_name(req->verb);
+	char filters[KS_FILTER_TEXT];
 	enum ks_mode mode = KS_ENGAGED;
-	char filters[128];
-	struct ks_entry *e;
+	struct ks_entry *e, *other;
 	int err;
 
 	if (req->verb == KS_VERB_OBSERVE)
@@ -277,24 +391,7 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 	mutex_lock(&ks_lock);
 	e = ks_lookup(req->sym);
 	if (e) {
-		err = -EBUSY;
-		if (req->verb == KS_VERB_ENGAGE &&
-		    atomic_read(&e->mode) == KS_OBSERVING) {
-			atomic_long_set(&e->retval, req->retval);
-			e->nfilters = req->nfilters;
-			memcpy(e->filters, req->filters, sizeof(e->filters));
-			e->actor = *who;
-			atomic_set_release(&e->mode, KS_ENGAGED);
-			ks_format_filters(e, filters, sizeof(filters));
-			ks_audit(who, "engage %s retval=%ld%s%s from observe hits=%lu",
-				 e->sym, req->retval, *filters ? " filter=" : "",
-				 filters, ks_sum(e->hits));
-			err = 0;
-		} else {
-			ks_audit(who, "%s %s refused: already %s",
-				 req->verb == KS_VERB_OBSERVE ? "observe" : "engage",
-				 req->sym, ks_mode_name(atomic_read(&e->mode)));
-		}
+		err = ks_convert(e, req, who);
 		goto unlock;
 	}
 
@@ -309,24 +406,39 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		e->deadline = jiffies + (unsigned long)req->timeout * HZ;
 	}
 
+	err = ks_target_prepare(&e->kp, e->sym, who);
+	if (!err && mode != KS_OBSERVING)
+		err = ks_target_override_ok(e->sym, who);
+	if (err)
+		goto free;
+	e->kp.flags = KPROBE_FLAG_DISABLED;
 	err = register_kprobe(&e->kp);
 	if (err) {
-		ks_audit(who, "engage %s refused: register_kprobe: %d (%s)",
-			 req->sym, err, ks_register_reason(err));
-		ks_free(e);
-		goto unlock;
+		ks_audit(who, "%s %s refused: register_kprobe: %d (%s)",
+			 verb, req->sym, err, ks_register_reason(err));
+		goto free;
 	}
-	err = ks_fs_add(e);
+	err = ks_target_check(&e->kp, e->sym, who);
+	if (err)
+		goto unregister;
+	other = ks_lookup_addr(e->kp.addr);
+	if (other) {
+		ks_audit(who, "%s %s refused: the same function is already %s as %s",
+			 verb, req->sym,
+			 ks_mode_name(atomic_read(&other->mode)), other->sym);
+		err = -EBUSY;
+		goto unregister;
+	}
+	snprintf(e->where, sizeof(e->where), "%pS", e->kp.addr);
+	err = ks_fs_add(e, mode == KS_OBSERVING);
 	if (err) {
-		unregister_kprobe(&e->kp);
-		ks_free(e);
-		goto unlock;
+		ks_audit(who, "%s %s refused: cannot create its files: %d",
+			 verb, req->sym, err);
+		goto unregister;
 	}
-	list_add_tail(&e->list, &ks_entries);
-	if (mode == KS_PROBING)
-		queue_delayed_work(ks_wq, &e->probe_work,
-				   (unsigned long)req->timeout * HZ);
 
+	/* Where the name landed: which of several statics, which module. */
+	pr_info("%s %s: the probe is at %s\n", verb, e->sym, e->where);
 	ks_format_filters(e, filters, sizeof(filters));
 	if (mode == KS_OBSERVING)
 		ks_audit(who, "observe %s", e->sym);
@@ -338,8 +450,57 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		ks_audit(who, "engage %s retval=%ld%s%s",
 			 e->sym, req->retval, *filters ? " filter=" : "",
 			 filters);
+
+	err = enable_kprobe(&e->kp);
+	if (err) {
+		ks_audit(who, "%s %s failed: cannot arm the probe: %d (%s); nothing changed",
+			 verb, req->sym, err, ks_register_reason(err));
+		ks_fs_remove(e);
+		goto unregister;
+	}
+	list_add_tail(&e->list, &ks_entries);
+	if (mode == KS_PROBING)
+		queue_delayed_work(ks_wq, &e->probe_work,
+				   (unsigned long)req->timeout * HZ);
+	goto unlock;
+
+unregister:
+	unregister_kprobe(&e->kp);
+free:
+	ks_free(e);
 unlock:
 	mutex_unlock(&ks_lock);
+	return err;
+}
+
+/*
+ * Judge a target that another path will probe (engagebpf's program): the
+ * same rules as an engagement with an override, by registering a probe
+ * that is never armed.
+ */
+int ks_target_vet(const char *sym, const struct ks_actor *who)
+{
+	struct kprobe kp = {};
+	char name[KSYM_NAME_LEN];
+	int err;
+
+	strscpy(name, sym, sizeof(name));
+	err = ks_target_prepare(&kp, name, who);
+	if (!err)
+		err = ks_target_override_ok(name, who);
+	if (err)
+		return err;
+	kp.flags = KPROBE_FLAG_DISABLED;
+	err = register_kprobe(&kp);
+	if (err) {
+		ks_audit(who, "engagebpf %s refused: register_kprobe: %d (%s)",
+			 sym, err, ks_register_reason(err));
+		return err;
+	}
+	mutex_lock(&ks_lock);
+	err = ks_target_check(&kp, name, who);
+	mutex_unlock(&ks_lock);
+	unregister_kprobe(&kp);
 	return err;
 }
 
@@ -390,7 +551,7 @@ static void ks_release(struct list_head *gone, const char *verb,
 	list_for_each_entry_safe(e, tmp, gone, list) {
 		ks_audit(who ? who : &e->actor, "%s%s %s retval=%ld hits=%lu missed=%lu state=%s",
 			 why, verb, e->sym, atomic_long_read(&e->retval),
-			 ks_sum(e->hits), e->kp.nmissed,
+			 ks_hits(e), e->kp.nmissed,
 			 ks_mode_name(atomic_read(&e->mode)));
 		list_del(&e->list);
 		ks_free(e);
@@ -456,7 +617,7 @@ static void ks_probe_expired(struct work_struct *work)
 		mutex_unlock(&ks_lock);
 		return;
 	}
-	hits = ks_sum(e->hits);
+	hits = ks_hits(e);
 	if (!hits) {
 		atomic_set_release(&e->mode, KS_ENGAGED);
 		ks_audit(&e->actor, "tryengage %s committed retval=%ld T=%u",
@@ -470,7 +631,7 @@ static void ks_probe_expired(struct work_struct *work)
 	/* Not on any list now: only this work item can reach it. */
 	unregister_kprobe(&e->kp);
 	ks_audit(&e->actor, "tryengage %s aborted: hits=%lu retval=%ld T=%u",
-		 e->sym, ks_sum(e->hits), atomic_long_read(&e->retval),
+		 e->sym, ks_hits(e), atomic_long_read(&e->retval),
 		 e->timeout);
 	ks_free(e);
 }
@@ -479,7 +640,10 @@ static void ks_probe_expired(struct work_struct *work)
  * Kprobes take no reference on the target's module, so it may unload
  * while engaged.  Run before the kprobe layer's own notifier (priority 0)
  * to remove our probes while the text is still there, and say so: the
- * host is exposed again if the module comes back.
+ * host is exposed again if the module comes back.  A probe in a module's
+ * init text goes the same way when the module goes live and the kernel
+ * frees that text.  Any module coming or going changes which names are
+ * shared (ks_target.c).
  */
 static int ks_module_notify(struct notifier_block *nb, unsigned long action,
 			    void *data)
@@ -487,24 +651,33 @@ static int ks_module_notify(struct notifier_block *nb, unsigned long action,
 	struct module *mod = data;
 	struct ks_entry *e, *tmp;
 	struct ks_actor who;
-	char why[MODULE_NAME_LEN + 48];
+	char why[MODULE_NAME_LEN + 64];
+	bool live = action == MODULE_STATE_LIVE;
+	unsigned long addr;
 	LIST_HEAD(gone);
 
-	if (action != MODULE_STATE_GOING)
+	if (action == MODULE_STATE_COMING || action == MODULE_STATE_GOING)
+		ks_target_symbols_changed();
+	if (action != MODULE_STATE_GOING && !live)
 		return NOTIFY_DONE;
 
 	mutex_lock(&ks_lock);
 	list_for_each_entry_safe(e, tmp, &ks_entries, list) {
-		if (!within_module((unsigned long)e->kp.addr, mod))
+		addr = (unsigned long)e->kp.addr;
+		if (live ? !within_module_init(addr, mod) :
+			   !within_module(addr, mod))
 			continue;
 		ks_detach(e);
 		list_add_tail(&e->list, &gone);
 	}
 	mutex_unlock(&ks_lock);
+	if (list_empty(&gone))
+		return NOTIFY_OK;
 
 	ks_actor_current(&who);
-	snprintf(why, sizeof(why), "mitigation lost: module %s unloading: ",
-		 mod->name);
+	snprintf(why, sizeof(why), live ?
+		 "mitigation lost: module %s freed the init code it was on: " :
+		 "mitigation lost: module %s unloading: ", mod->name);
 	ks_release(&gone, "disengage", why, &who);
 	return NOTIFY_OK;
 }
@@ -528,8 +701,10 @@ int ks_core_init(void)
 }
 
 /*
- * Unload: no file can be open (each holds a module reference), so only
- * the probe windows and the module notifier can still run.  Cancel the
+ * Unload: no file can be open (each open file holds a module reference;
+ * ks_fs.c turns the inodes an O_PATH descriptor may still reach into bad
+ * inodes), so only the probe windows and the module notifier can still
+ * run.  Cancel the
  * windows synchronously, then drain the queue for windows that aborted
  * on their own, before the module text goes away.
  */
@@ -541,4 +716,5 @@ void ks_core_exit(void)
 	ks_actor_current(&who);
 	ks_disengage_all(&who);
 	destroy_workqueue(ks_wq);
+	ks_target_exit();
 }

@@ -6,12 +6,18 @@
  *   engaged		0444	one line per engagement
  *   taint		0444	1 while the module is loaded
  *   fn/<sym>/retval	0600	live return value
- *   fn/<sym>/{hits,passed,missed,state,timeout_left,filter,since} 0444
+ *   fn/<sym>/{hits,passed,missed,state,timeout_left,filter,since,contexts} 0444
  *   fn/<sym>/callers	0400	recent distinct callers: other users' activity
+ *
+ * An observed function's directory is 0700 and `engaged` lists it only to
+ * CAP_SYS_ADMIN: counting another user's calls of any kernel function is
+ * root's business.  It becomes 0755 when the function is engaged.
  *
  * Per-function files find their entry by their directory's name under
  * ks_lock, so a file held open across a disengage reads -ENOENT instead
- * of freed memory.
+ * of freed memory.  A removed file's inode becomes a bad inode, so an
+ * O_PATH descriptor kept across a disengage or an unload reopens (through
+ * /proc/self/fd) to -EIO instead of into this module's text.
  */
 #define pr_fmt(fmt) "killswitch: " fmt
 
@@ -36,6 +42,7 @@ enum ks_field {
 	KS_F_FILTER,
 	KS_F_SINCE,
 	KS_F_CALLERS,
+	KS_F_CONTEXTS,
 };
 
 static const struct {
@@ -51,6 +58,7 @@ static const struct {
 	[KS_F_FILTER] = { "filter", 0444 },
 	[KS_F_SINCE] = { "since", 0444 },
 	[KS_F_CALLERS] = { "callers", 0400 },
+	[KS_F_CONTEXTS] = { "contexts", 0444 },
 };
 
 static struct dentry *ks_root, *ks_fn_dir, *ks_control, *ks_engaged,
@@ -126,14 +134,18 @@ static int ks_engaged_show(struct seq_file *m, void *v)
 {
 	struct ks_entry *e = list_entry(v, struct ks_entry, list);
 	int mode = atomic_read(&e->mode);
-	char filters[128];
+	char filters[KS_FILTER_TEXT];
+
+	if (mode == KS_OBSERVING &&
+	    !file_ns_capable(m->file, &init_user_ns, CAP_SYS_ADMIN))
+		return 0;
 
 	seq_printf(m, "%s retval=%ld hits=%lu", e->sym,
-		   atomic_long_read(&e->retval), ks_sum(e->hits));
+		   atomic_long_read(&e->retval), ks_hits(e));
 	ks_format_filters(e, filters, sizeof(filters));
 	if (*filters)
 		seq_printf(m, " filter=%s passed=%lu", filters,
-			   ks_sum(e->passed));
+			   ks_passed(e));
 	if (mode != KS_ENGAGED)
 		seq_printf(m, " state=%s", ks_mode_name(mode));
 	seq_putc(m, '\n');
@@ -197,25 +209,34 @@ static struct ks_entry *ks_file_entry(const struct file *file)
 	return e && e->dir == file_dentry(file)->d_parent ? e : NULL;
 }
 
+/* Slots a handler is writing, or rewrote while we copied, are skipped. */
 static void ks_show_callers(struct seq_file *m, struct ks_entry *e)
 {
-	struct ks_caller c[KS_NCALLERS];
-	unsigned long flags;
-	unsigned int i, n;
+	struct ks_caller *s, c;
+	unsigned int i, seq;
 
-	raw_spin_lock_irqsave(&e->callers_lock, flags);
-	n = e->ncallers;
-	memcpy(c, e->callers, sizeof(c));
-	raw_spin_unlock_irqrestore(&e->callers_lock, flags);
-	for (i = 0; i < n; i++)
-		seq_printf(m, "%s %d %u\n", c[i].comm, c[i].pid, c[i].uid);
+	for (i = 0; i < KS_NCALLERS; i++) {
+		s = &e->callers[i];
+		seq = atomic_read_acquire(&s->seq);
+		if (!seq || (seq & 1))
+			continue;
+		c.pid = READ_ONCE(s->pid);
+		c.uid = READ_ONCE(s->uid);
+		memcpy(c.comm, s->comm, sizeof(c.comm));
+		/* Pairs with the release in ks_note_caller(): copy, then recheck. */
+		smp_rmb();
+		if (atomic_read(&s->seq) != seq)
+			continue;
+		c.comm[TASK_COMM_LEN - 1] = '\0';
+		seq_printf(m, "%s %d %u\n", c.comm, c.pid, c.uid);
+	}
 }
 
 static void ks_show_field(struct seq_file *m, struct ks_entry *e,
 			  enum ks_field field)
 {
 	int mode = atomic_read(&e->mode);
-	char filters[128];
+	char filters[KS_FILTER_TEXT];
 	long left;
 
 	switch (field) {
@@ -223,10 +244,10 @@ static void ks_show_field(struct seq_file *m, struct ks_entry *e,
 		seq_printf(m, "%ld\n", atomic_long_read(&e->retval));
 		break;
 	case KS_F_HITS:
-		seq_printf(m, "%lu\n", ks_sum(e->hits));
+		seq_printf(m, "%lu\n", ks_hits(e));
 		break;
 	case KS_F_PASSED:
-		seq_printf(m, "%lu\n", ks_sum(e->passed));
+		seq_printf(m, "%lu\n", ks_passed(e));
 		break;
 	case KS_F_MISSED:
 		seq_printf(m, "%lu\n", e->kp.nmissed);
@@ -249,6 +270,13 @@ static void ks_show_field(struct seq_file *m, struct ks_entry *e,
 		break;
 	case KS_F_CALLERS:
 		ks_show_callers(m, e);
+		break;
+	case KS_F_CONTEXTS:
+		seq_printf(m, "task=%lu softirq=%lu hardirq=%lu nmi=%lu\n",
+			   ks_calls_in(e, KS_CTX_TASK),
+			   ks_calls_in(e, KS_CTX_SOFTIRQ),
+			   ks_calls_in(e, KS_CTX_HARDIRQ),
+			   ks_calls_in(e, KS_CTX_NMI));
 		break;
 	}
 }
@@ -339,16 +367,27 @@ static const struct file_operations ks_retval_fops = {
  */
 static void ks_remove(struct dentry *d)
 {
-	struct inode *dir;
+	struct inode *dir, *inode;
 
 	if (IS_ERR_OR_NULL(d))
 		return;
 	dget(d);
 	dir = d_inode(d->d_parent);
+	inode = d_inode(d);
+	ihold(inode);
 	securityfs_remove(d);
+	/*
+	 * An O_PATH descriptor pins the dentry and the inode without a
+	 * module reference, and reopening it through /proc/self/fd runs
+	 * do_dentry_open() on inode->i_fop, which points into this module.
+	 * A bad inode's operations are the kernel's own (-EIO).
+	 */
+	if (!S_ISDIR(inode->i_mode))
+		make_bad_inode(inode);
 	inode_lock(dir);
 	d_delete(d);
 	inode_unlock(dir);
+	iput(inode);
 	dput(d);
 }
 
@@ -364,13 +403,24 @@ void ks_fs_remove(struct ks_entry *e)
 	e->dir = NULL;
 }
 
-int ks_fs_add(struct ks_entry *e)
+/* An observed function's directory is root's alone (see the top). */
+void ks_fs_set_private(struct ks_entry *e, bool private)
+{
+	struct inode *inode = d_inode(e->dir);
+
+	inode_lock(inode);
+	inode->i_mode = (inode->i_mode & ~0777) | (private ? 0700 : 0755);
+	inode_unlock(inode);
+}
+
+int ks_fs_add(struct ks_entry *e, bool private)
 {
 	const struct file_operations *fops;
 	struct dentry *d;
 	int i;
 
-	d = securityfs_create_dir(e->sym, ks_fn_dir);
+	d = securityfs_create_file(e->sym, S_IFDIR | (private ? 0700 : 0755),
+				   ks_fn_dir, NULL, NULL);
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	e->dir = d;

@@ -12,8 +12,11 @@
  *  - taint: TAINT_OOT_MODULE ('O', set by the module loader) instead of a
  *    dedicated TAINT_KILLSWITCH ('H'), which needs a kernel change;
  *  - lockdown: no LOCKDOWN_KILLSWITCH reason exists; runtime changes ask
- *    with LOCKDOWN_DBG_WRITE_KERNEL (integrity), engage= at load with
- *    LOCKDOWN_KPROBES (confidentiality), and we log our own refusal line;
+ *    with LOCKDOWN_DBG_WRITE_KERNEL (integrity), observe with
+ *    LOCKDOWN_KPROBES (confidentiality), and we log our own refusal line.
+ *    Unlike the seed, engage= under lockdown=integrity accepts only the
+ *    reviewed allowlist built into the module: root under lockdown is not
+ *    trusted, and module_sig_check=0 would otherwise defeat it;
  *  - override_function_with_return() is not exported, so each arch ships
  *    ks_override_function_with_return() in arch/<arch>/;
  *  - boot-time engagement is the engage= module parameter, not a
@@ -24,9 +27,10 @@
  * logging, per-function passed/missed/since/callers, and engagebpf's gate
  * scoped to the helper's process.
  *
- * Files: ks_core.c (mechanism), ks_control.c (grammar, lockdown),
- * ks_fs.c (securityfs), ks_guard.c (guard rails), ks_modparam.c
- * (engage=), ks_bpf.c (engagebpf gate), arch/ (override stubs).
+ * Files: ks_core.c (mechanism), ks_target.c (what may be a target),
+ * ks_control.c (grammar, lockdown), ks_fs.c (securityfs), ks_guard.c
+ * (guard rails), ks_modparam.c (engage=), ks_bpf.c (engagebpf gate),
+ * arch/ (override stubs), ks_compat.h (kernel version differences).
  */
 #define pr_fmt(fmt) "killswitch: " fmt
 

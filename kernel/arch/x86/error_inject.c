@@ -19,3 +19,15 @@ void ks_override_function_with_return(struct pt_regs *regs)
 }
 
 NOKPROBE_SYMBOL(ks_override_function_with_return);
+NOKPROBE_SYMBOL(ks_just_return);
+
+/*
+ * A function entry is where ftrace put its call: the first instruction,
+ * or the one after ENDBR.  A .cold fragment, an assembly routine and a
+ * notrace function have none, and the probe layer only marks a probe
+ * KPROBE_FLAG_FTRACE when it sits exactly there.
+ */
+bool ks_arch_function_entry(const struct kprobe *kp)
+{
+	return kp->flags & KPROBE_FLAG_FTRACE;
+}
