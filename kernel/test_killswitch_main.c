@@ -16,6 +16,8 @@
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/moduleparam.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
@@ -100,8 +102,26 @@ static int ks_test_get(void *data, u64 *val)
 }
 DEFINE_DEBUGFS_ATTRIBUTE(ks_test_long_fops, ks_test_get, NULL, "%lld\n");
 
+/*
+ * init_wait_ms=N: the init sleeps N ms and then calls
+ * ks_test_init_probe(), which lives in init text the kernel frees once
+ * the module is live.  The adversary suite engages it in that window.
+ */
+static unsigned int init_wait_ms;
+module_param(init_wait_ms, uint, 0400);
+MODULE_PARM_DESC(init_wait_ms, "sleep this long in init, before calling ks_test_init_probe()");
+
+static noinline long __init ks_test_init_probe(void)
+{
+	return atomic_long_inc_return(&ks_test_other_runs);
+}
+
 static int __init ks_test_init(void)
 {
+	if (init_wait_ms) {
+		msleep(init_wait_ms);
+		ks_test_init_probe();
+	}
 	ks_test_dir = debugfs_create_dir("test_killswitch", NULL);
 	debugfs_create_file("call", 0444, ks_test_dir, NULL,
 			    &ks_test_call_fops);
