@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/killswitch/killswitch/internal/catalog"
 	"github.com/killswitch/killswitch/internal/preflight/internal/rails"
 )
 
@@ -111,6 +112,8 @@ func TestGuardJudgement(t *testing.T) {
 		{"check_syslog_permissions", 0, true, GuardErrno},
 		{"check_mem_access", 0, true, GuardErrno},
 		{"bpf_check", -1, false, GuardErrno},
+		{"aa_dfa_unpack", -71, false, GuardErrno},
+		{"aa_replace_profiles", -13, false, GuardErrno},
 		// yes/no checks: only 0.
 		{"capable", 0, false, GuardYesNo},
 		{"capable", 1, true, GuardYesNo},
@@ -128,6 +131,7 @@ func TestGuardJudgement(t *testing.T) {
 		{"mm_access", -1, true, GuardEither},
 		{"tomoyo_check_path_acl", 0, true, GuardEither},
 		{"selinux_ip_forward", -1, true, GuardEither},
+		{"aa_label_is_subset", -1, true, GuardEither},
 		// integrity: nothing.
 		{"module_sig_check", -1, true, GuardIntegrity},
 		{"mod_verify_sig", -126, true, GuardIntegrity},
@@ -233,5 +237,24 @@ func TestGuardBTF(t *testing.T) {
 	}
 	if ran == 0 {
 		t.Skip("no kernel BTF readable (set KS_GUARD_BTF)")
+	}
+}
+
+// TestGuardCatalog: every reviewed catalog target passes the guard at its
+// retval, unless the entry records the guard rail that refuses it.
+func TestGuardCatalog(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range cat.Entries() {
+		for _, tg := range e.Targets {
+			for _, name := range tg.Names() {
+				if r, refused := GuardRefuses(name, tg.Retval); refused && e.Guard == "" {
+					t.Errorf("%s: the guard refuses %s %d (rule %s, %s): fix the rule or record guard: in the entry",
+						e.ID, name, tg.Retval, r.Pattern, r.Class)
+				}
+			}
+		}
 	}
 }
