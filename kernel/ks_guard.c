@@ -126,7 +126,7 @@ bool ks_guard_on(void)
 		return true;
 	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
 		return false;
-	pr_warn_once("guard=0 ignored: the kernel is locked down, and under lockdown root may not switch off the guard rails\n");
+	pr_warn_once("guard=0 ignored: the kernel is locked down, and under lockdown root may not switch the guard rails off; they apply (boot without lockdown to use guard=0)\n");
 	return true;
 }
 
