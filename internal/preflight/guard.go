@@ -11,8 +11,10 @@ package preflight
 type GuardClass int
 
 const (
+	// GuardNone: no rule covers the function; any retval goes.
+	GuardNone GuardClass = iota
 	// GuardHazard: none; the kernel or killswitch itself depends on it.
-	GuardHazard GuardClass = iota
+	GuardHazard
 	// GuardIntegrity: none; lockdown and Secure Boot rest on it.
 	GuardIntegrity
 	// GuardErrno: an int check where 0 allows; only -4095..-1.
@@ -33,6 +35,8 @@ const maxErrno = 4095
 // check denies at every width only with exactly 0.
 func (c GuardClass) Accepts(retval int64) bool {
 	switch c {
+	case GuardNone:
+		return true
 	case GuardErrno:
 		return retval >= -maxErrno && retval <= -1
 	case GuardYesNo:
@@ -44,6 +48,8 @@ func (c GuardClass) Accepts(retval int64) bool {
 
 func (c GuardClass) String() string {
 	switch c {
+	case GuardNone:
+		return "none"
 	case GuardHazard:
 		return "hazard"
 	case GuardIntegrity:

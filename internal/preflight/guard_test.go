@@ -152,13 +152,13 @@ func TestGuardJudgement(t *testing.T) {
 		{"_raw_spin_lock.constprop.0", 0, true, GuardHazard},
 		{"within_kprobe_blacklist", 0, true, GuardHazard},
 		// not covered.
-		{"af_alg_sendmsg", -1, false, -1},
-		{"af_alg_sendmsg", 0, false, -1},
-		{"upcase", 0, false, -1},
-		{"esp_input", -22, false, -1},
+		{"af_alg_sendmsg", -1, false, GuardNone},
+		{"af_alg_sendmsg", 0, false, GuardNone},
+		{"upcase", 0, false, GuardNone},
+		{"esp_input", -22, false, GuardNone},
 	} {
 		rule, refused := GuardRefuses(tc.sym, tc.retval)
-		got := GuardClass(-1)
+		got := GuardNone
 		if r, ok := GuardRuleFor(tc.sym); ok {
 			got = r.Class
 			if r != rule {
