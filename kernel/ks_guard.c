@@ -118,14 +118,18 @@ static void ks_base_name(const char *sym, char *buf, size_t len)
 /*
  * Whether the guard rails apply.  guard=0 is honoured only while the
  * kernel is not locked down: ask lockdown only then, since each denied
- * query logs a lockdown line.
+ * query logs a lockdown line, and only until it says yes, since lockdown
+ * cannot be lowered.
  */
 bool ks_guard_on(void)
 {
-	if (ks_guard)
+	static bool locked;
+
+	if (ks_guard || READ_ONCE(locked))
 		return true;
 	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
 		return false;
+	WRITE_ONCE(locked, true);
 	pr_warn_once("guard=0 ignored: the kernel is locked down, and under lockdown root may not switch the guard rails off; they apply (boot without lockdown to use guard=0)\n");
 	return true;
 }
