@@ -187,6 +187,7 @@ void ks_target_exit(void);
 
 /* ks_guard.c: guard rails */
 extern bool ks_guard;
+bool ks_guard_on(void);
 int ks_guard_check(const char *sym, long retval, const struct ks_actor *who);
 
 /* ks_modparam.c: engage= at load */

@@ -125,7 +125,7 @@ func TestPreflightRefusals(t *testing.T) {
 			"killswitch: engage put_unused_fd: put_unused_fd returns void", "refused by pre-flight: nothing was changed; --force overrides"}},
 		{[]string{"engage", "put_unused_fd", "-1", "--force"}, ExitWarn, []string{"--force", "engaged put_unused_fd"}},
 		{[]string{"engage", "notify_die", "-1", "--force"}, ExitRefused, []string{"notify_die is on the kprobe blacklist", "nothing was changed"}},
-		{[]string{"engage", "security_file_open", "0"}, ExitRefused, []string{"is a security check"}},
+		{[]string{"engage", "security_file_open", "0"}, ExitRefused, []string{"would make a security check pass"}},
 		{[]string{"engage", "kmalloc_trace", "0", "--no-check"}, ExitOK, []string{"engaged kmalloc_trace"}}, // the fake has no guard
 		{[]string{"engage", "af_alg_sendmsg", "-1"}, ExitRefused, []string{
 			"engage af_alg_sendmsg: symbol is in module af_alg, which is not loaded (modprobe af_alg, or pass --load)"}},

@@ -343,51 +343,64 @@ func (h *Host) checkTracing(r *Report, name string) {
 	}
 }
 
-// checkGuard mirrors the module's guard rails.
+// checkGuard mirrors the module's guard rails (GuardRefuses).
 func (h *Host) checkGuard(r *Report, req Request) {
 	guardOff := false
 	if b, err := h.fs.ReadFile(guardParamFile); err == nil {
 		v := strings.TrimSpace(string(b))
 		guardOff = v == "N" || v == "0"
 	}
-	// refuse reports what the module refuses: a refusal with the way out,
-	// or only a warning when the guard is off. failClosed, if not empty,
-	// names the value the module would accept.
-	refuse := func(msg, failClosed string) {
-		f := Finding{Check: "guard", Verdict: Refuse, Message: msg,
-			Fix: "load the module with guard=0 if you really mean it"}
-		if failClosed != "" {
-			f.Fix = failClosed + ", or " + f.Fix
-		}
-		if guardOff {
-			f.Verdict, f.Fix = Warn, ""
-			f.Message += "; the guard is off (guard=0)"
-		}
-		r.add(f)
+	ignored := guardOff && h.lockedDown() // ks_guard_on
+	if ignored {
+		guardOff = false
 	}
-	if p, ok := IsHazard(req.Symbol); ok {
-		refuse(req.Symbol+" matches the module's hazard list ("+p+"): the kernel or killswitch itself depends on it", "")
-		return
-	}
-	if p, ok := IsSecurityBool(req.Symbol); ok {
-		if *req.Retval == 0 {
-			r.add(Finding{Check: "guard", Verdict: OK,
-				Message: req.Symbol + " is a yes/no security check (" + p + "): 0 denies, which fails closed and the guard allows"})
-			return
-		}
-		refuse(req.Symbol+" is a yes/no security check ("+p+"): "+ksfs.FormatRetval(*req.Retval)+" is \"true\" and would grant without checking",
-			"use 0 to deny (fail closed)")
-		return
-	}
-	p, ok := IsSecurityCheck(req.Symbol)
+	rule, ok := GuardRuleFor(req.Symbol)
 	if !ok {
 		return
 	}
-	if *req.Retval < 0 {
-		r.add(Finding{Check: "guard", Verdict: OK,
-			Message: req.Symbol + " is a security check (" + p + "): a negative errno fails closed, which the guard allows"})
+	val := ksfs.FormatRetval(*req.Retval)
+	what := req.Symbol + " is " + rule.What + " (guard rule " + rule.Pattern + ")"
+	if rule.Class.Accepts(*req.Retval) {
+		msg := what + ": " + val + " fails closed, which the guard allows"
+		r.add(Finding{Check: "guard", Verdict: OK, Message: msg})
 		return
 	}
-	refuse(req.Symbol+" is a security check ("+p+"): "+ksfs.FormatRetval(*req.Retval)+" would make it pass without checking",
-		"use a negative errno such as -1 (EPERM) to fail closed")
+	var msg, failClosed string
+	switch rule.Class {
+	case GuardHazard:
+		msg = what + ": the kernel or killswitch itself depends on it"
+	case GuardIntegrity:
+		msg = what + ": lockdown and Secure Boot rest on it, and no retval is safe"
+	case GuardErrno:
+		msg = what + ": " + val + " would make a security check pass without checking"
+		failClosed = "use a negative errno from -4095 to -1, such as -1 (EPERM), to fail closed"
+	case GuardYesNo:
+		msg = what + ": " + val + " can read as \"true\" for a yes/no security check and grant without checking"
+		failClosed = "use 0 to deny (fail closed)"
+	case GuardEither:
+		msg = what + ": such checks return an errno in some functions and a yes/no in others, and no retval fails closed for both"
+	}
+	f := Finding{Check: "guard", Verdict: Refuse, Message: msg,
+		Fix: "load the module with guard=0 if you really mean it (not honoured under lockdown)"}
+	if failClosed != "" {
+		f.Fix = failClosed + ", or " + f.Fix
+	}
+	if guardOff {
+		f.Verdict, f.Fix = Warn, ""
+		f.Message += "; the guard is off (guard=0)"
+	}
+	if ignored {
+		f.Message += "; the module ignores guard=0 under lockdown"
+	}
+	r.add(f)
+}
+
+// lockedDown reports whether the kernel runs under any lockdown level.
+func (h *Host) lockedDown() bool {
+	b, err := h.fs.ReadFile(ksfs.LockdownFile)
+	if err != nil {
+		return false
+	}
+	level, err := ksfs.ParseLockdown(string(b))
+	return err == nil && level != ksfs.LockdownNone
 }

@@ -35,15 +35,15 @@ func TestCheck(t *testing.T) {
 	}{
 		{
 			name: "errno on int", req: Request{Symbol: "security_file_open", Retval: rv(-1)}, verdict: OK,
-			says: []string{"btf: int security_file_open(struct file *file)", "retval: security_file_open returns int; callers will see the error -1 (EPERM)", "a negative errno fails closed"},
+			says: []string{"btf: int security_file_open(struct file *file)", "retval: security_file_open returns int; callers will see the error -1 (EPERM)", "guard: security_file_open is an LSM hook (guard rule security_*): -1 (EPERM) fails closed"},
 		},
 		{
 			name: "guarded fail-open", req: Request{Symbol: "security_file_open", Retval: rv(0)}, verdict: Refuse,
-			says: []string{"guard: security_file_open is a security check (security_*): 0 would make it pass", "retval: security_file_open returns int: 0 is not an errno"},
+			says: []string{"guard: security_file_open is an LSM hook (guard rule security_*): 0 would make a security check pass", "retval: security_file_open returns int: 0 is not an errno"},
 		},
 		{
 			name: "guarded fail-open forced", req: Request{Symbol: "security_file_open", Retval: rv(0), Force: true}, verdict: Refuse,
-			says: []string{"guard: security_file_open is a security check"},
+			says: []string{"guard: security_file_open is an LSM hook"},
 		},
 		{
 			name: "void", req: Request{Symbol: "put_unused_fd", Retval: rv(-1)}, verdict: Refuse,
@@ -71,11 +71,11 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "bool deny", req: Request{Symbol: "ns_capable", Retval: rv(0)}, verdict: OK,
-			says: []string{"retval: ns_capable returns bool; it will return false", "guard: ns_capable is a yes/no security check (ns_capable*): 0 denies"},
+			says: []string{"retval: ns_capable returns bool; it will return false", "guard: ns_capable is a capability check (guard rule ns_capable*): 0 fails closed"},
 		},
 		{
 			name: "bool grant", req: Request{Symbol: "ns_capable", Retval: rv(1)}, verdict: Refuse,
-			says: []string{"guard: ns_capable is a yes/no security check (ns_capable*): 1 is \"true\" and would grant without checking (use 0 to deny"},
+			says: []string{"guard: ns_capable is a capability check (guard rule ns_capable*): 1 can read as \"true\" for a yes/no security check and grant without checking (use 0 to deny"},
 		},
 		{
 			name: "bool range", req: Request{Symbol: "ns_capable", Retval: rv(-1)}, verdict: Refuse,
@@ -139,7 +139,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "hazard", req: Request{Symbol: "kmalloc_trace", Retval: rv(0)}, verdict: Refuse,
-			says: []string{"guard: kmalloc_trace matches the module's hazard list (kmalloc*)"},
+			says: []string{"guard: kmalloc_trace is an allocator (guard rule kmalloc*): the kernel or killswitch itself depends on it"},
 		},
 		{
 			name: "observe ignores retval rules", req: Request{Symbol: "put_unused_fd", Observe: true}, verdict: OK,
@@ -237,7 +237,8 @@ func TestCheckHostState(t *testing.T) {
 	for _, want := range []string{
 		`"check":"lockdown","verdict":"refuse","message":"the kernel is locked down (integrity): runtime engagement is refused"`,
 		`"check":"kprobes","verdict":"refuse"`,
-		`the guard is off (guard=0)"`,
+		`"check":"guard","verdict":"refuse"`,
+		`the module ignores guard=0 under lockdown"`,
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("report lacks %s:\n%s", want, got)
@@ -245,6 +246,13 @@ func TestCheckHostState(t *testing.T) {
 	}
 	if r := NewHost(hostfs.Dir(root)).Check(Request{Symbol: "security_file_open", Observe: true}); r.Verdict != Refuse {
 		t.Errorf("observe with kprobes disabled: %v", r.Verdict) // kprobes off refuses everything
+	}
+
+	// Without lockdown guard=0 holds: the guard only warns.
+	write("sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
+	got, _ = json.Marshal(NewHost(hostfs.Dir(root)).Check(Request{Symbol: "security_file_open", Retval: rv(0)}))
+	if want := `"check":"guard","verdict":"warn","message":"security_file_open is an LSM hook (guard rule security_*): 0 would make a security check pass without checking; the guard is off (guard=0)"`; !strings.Contains(string(got), want) {
+		t.Errorf("report lacks %s:\n%s", want, got)
 	}
 
 	// Nothing readable: everything is skipped but the missing BTF.

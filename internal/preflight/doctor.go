@@ -96,7 +96,11 @@ func (h *Host) doctorModule(rel string, add func(string, Verdict, string, string
 			msg += " (taint " + strings.TrimSpace(string(b)) + ")"
 		}
 		if b, err := h.fs.ReadFile(guardParamFile); err == nil && strings.TrimSpace(string(b)) == "N" {
-			add("module", Warn, msg+" with guard=0: security checks can be made to pass", "reload without guard=0 unless you need it")
+			if h.lockedDown() {
+				add("module", OK, msg+" with guard=0, which the module ignores under lockdown: the guard rails apply", "")
+			} else {
+				add("module", Warn, msg+" with guard=0: security checks can be made to pass", "reload without guard=0 unless you need it")
+			}
 		} else {
 			add("module", OK, msg, "")
 		}

@@ -172,3 +172,29 @@ func TestDoctorSigning(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorGuardOff: guard=0 warns, except under lockdown, where the
+// module ignores it.
+func TestDoctorGuardOff(t *testing.T) {
+	for _, tc := range []struct{ lockdown, want string }{
+		{"[none] integrity confidentiality\n", "warn module: killswitch module is loaded with guard=0: security checks can be made to pass"},
+		{"none [integrity] confidentiality\n", "ok module: killswitch module is loaded with guard=0, which the module ignores under lockdown"},
+	} {
+		h, root := newFixture(t)
+		for name, data := range map[string]string{
+			"sys/module/killswitch/parameters/guard": "N\n",
+			"sys/kernel/security/lockdown":           tc.lockdown,
+		} {
+			p := filepath.Join(root, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := doctorText(h.Doctor(DoctorOptions{})); !strings.Contains(got, tc.want) {
+			t.Errorf("lockdown %q: doctor does not say %q:\n%s", strings.TrimSpace(tc.lockdown), tc.want, got)
+		}
+	}
+}

@@ -1,89 +1,118 @@
 package preflight
 
-import "strings"
+//go:generate go run ./internal/rails/gen ../../kernel/guard.rails ../../kernel/ks_guard_rails.h guard_rails.go
 
-// The module's guard rails, mirrored from kernel/ks_guard.c
-// (ks_security_checks, ks_security_bools and ks_hazards). Keep them in
-// step: TestGuardMatchesModule compares them. A trailing '*' matches any
-// suffix; otherwise the name must be equal. Names are compared after
-// baseName, like ks_base_name does.
+// The module's guard rails (kernel/ks_guard.c), judged the same way here.
+// Both tables are generated from kernel/guard.rails; the judgement below
+// mirrors ks_glob and ks_rail_accepts, and TestGuardJudgement pins the two
+// down on the same cases the VM suite 45-guard checks against the module.
 
-// securityChecks return 0 or a negative errno: only a negative errno
-// (fail closed) is accepted for them.
-var securityChecks = []string{
-	"security_*", "apparmor_*", "selinux_*", "smack_*", "tomoyo_*",
-	"landlock_*", "bpf_lsm_*", "yama_*", "lockdown_*", "cap_*",
-	"__ptrace_may_access", "inode_permission", "generic_permission",
-	"may_open",
+// GuardClass says which retvals a guard rule accepts.
+type GuardClass int
+
+const (
+	// GuardNone: no rule covers the function; any retval goes.
+	GuardNone GuardClass = iota
+	// GuardHazard: none; the kernel or killswitch itself depends on it.
+	GuardHazard
+	// GuardIntegrity: none; lockdown and Secure Boot rest on it.
+	GuardIntegrity
+	// GuardErrno: an int check where 0 allows; only -4095..-1.
+	GuardErrno
+	// GuardYesNo: a bool (or 1/0) check where nonzero allows; only 0.
+	GuardYesNo
+	// GuardEither: a check that returns an errno or a yes/no, the name
+	// does not say which; none.
+	GuardEither
+)
+
+// maxErrno is the kernel's MAX_ERRNO.
+const maxErrno = 4095
+
+// Accepts reports whether the class lets retval through. Callers of an
+// int function read its low 32 bits and of a bool its low 8, so an errno
+// must be one on all 64 bits (which makes it one at 32 too), and a yes/no
+// check denies at every width only with exactly 0.
+func (c GuardClass) Accepts(retval int64) bool {
+	switch c {
+	case GuardNone:
+		return true
+	case GuardErrno:
+		return retval >= -maxErrno && retval <= -1
+	case GuardYesNo:
+		return retval == 0
+	default:
+		return false
+	}
 }
 
-// securityBools return bool, true meaning "allowed": only 0 (deny, fail
-// closed) is accepted for them.
-var securityBools = []string{
-	"capable", "ns_capable*", "has_capability*", "has_ns_capability*",
-	"file_ns_capable", "capable_wrt_inode_uidgid",
-	"privileged_wrt_inode_uidgid", "ptrace_may_access", "ptracer_capable",
+func (c GuardClass) String() string {
+	switch c {
+	case GuardNone:
+		return "none"
+	case GuardHazard:
+		return "hazard"
+	case GuardIntegrity:
+		return "integrity"
+	case GuardErrno:
+		return "errno"
+	case GuardYesNo:
+		return "yesno"
+	case GuardEither:
+		return "either"
+	}
+	return "unknown"
 }
 
-// hazards are functions the kernel or the module cannot live without:
-// refused whatever the value.
-var hazards = []string{
-	// allocators
-	"kmalloc*", "__kmalloc*", "kmem_cache_*", "kfree*", "kvfree*",
-	"kvmalloc*", "__kvmalloc*", "vmalloc*", "__vmalloc*", "vfree*",
-	"krealloc*", "alloc_pages*", "__alloc_pages*", "free_pages*",
-	"__free_pages*", "pcpu_*", "__alloc_percpu*", "free_percpu",
-	// scheduler
-	"schedule*", "__schedule", "try_to_wake_up", "wake_up_*",
-	"__wake_up*", "finish_task_switch*", "scheduler_tick",
-	// RCU
-	"rcu_*", "call_rcu*", "synchronize_rcu*", "__rcu_*",
-	// locking
-	"mutex_*", "__mutex_*", "_raw_spin_*", "_raw_read_*",
-	"_raw_write_*", "queued_spin_*", "queued_read_*", "queued_write_*",
-	"down*", "up", "up_*", "__down*", "__up*", "rwsem_*",
-	// printk
-	"printk*", "_printk*", "vprintk*",
-	// what the module itself runs on
-	"register_kprobe*", "unregister_kprobe*", "kprobe_*", "kprobes_*",
-	"arch_prepare_kprobe*", "arch_arm_kprobe", "arch_disarm_kprobe",
-	"ftrace_*", "securityfs_*", "simple_*", "seq_read*", "seq_lseek",
-	"seq_open*", "seq_release*", "seq_printf", "seq_putc", "seq_list_*",
-	"single_open*", "single_release", "call_usermodehelper*",
-	"queue_delayed_work*", "__queue_delayed_work", "cancel_delayed_work*",
-	"kallsyms_*", "copy_from_user*", "_copy_from_user", "memdup_user*",
+// GuardRule is one rule of kernel/guard.rails.
+type GuardRule struct {
+	Pattern string
+	Class   GuardClass
+	What    string // "an allocator", "an LSM hook"
 }
 
-func matchAny(name string, patterns []string) string {
-	for _, p := range patterns {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(name, prefix) {
-				return p
-			}
-		} else if name == p {
-			return p
+// GuardRuleFor returns the rule the module applies to sym: the first
+// whose pattern matches sym's base name ("mod:name.isra.0" → "name").
+func GuardRuleFor(sym string) (GuardRule, bool) {
+	name := baseName(sym)
+	for _, r := range guardRails {
+		if globMatch(r.Pattern, name) {
+			return r, true
 		}
 	}
-	return ""
+	return GuardRule{}, false
 }
 
-// IsSecurityCheck reports whether the module treats sym as a security
-// check, and the pattern that matched.
-func IsSecurityCheck(sym string) (string, bool) {
-	p := matchAny(baseName(sym), securityChecks)
-	return p, p != ""
+// GuardRefuses reports whether the module (guard=1) refuses to make sym
+// return retval, and by which rule.
+func GuardRefuses(sym string, retval int64) (GuardRule, bool) {
+	r, ok := GuardRuleFor(sym)
+	return r, ok && !r.Class.Accepts(retval)
 }
 
-// IsSecurityBool reports whether the module treats sym as a yes/no
-// security check, and the pattern that matched.
-func IsSecurityBool(sym string) (string, bool) {
-	p := matchAny(baseName(sym), securityBools)
-	return p, p != ""
-}
-
-// IsHazard reports whether the module refuses sym outright, and the
-// pattern that matched.
-func IsHazard(sym string) (string, bool) {
-	p := matchAny(baseName(sym), hazards)
-	return p, p != ""
+// globMatch is ks_glob: '*' matches any run of bytes, none included;
+// nothing else is special.
+func globMatch(pat, name string) bool {
+	p, n := 0, 0
+	star, resume := -1, 0
+	for n < len(name) {
+		switch {
+		case p < len(pat) && pat[p] == '*':
+			p++
+			star, resume = p, n
+		case p < len(pat) && pat[p] == name[n]:
+			p++
+			n++
+		case star >= 0:
+			p = star
+			resume++
+			n = resume
+		default:
+			return false
+		}
+	}
+	for p < len(pat) && pat[p] == '*' {
+		p++
+	}
+	return p == len(pat)
 }

@@ -268,7 +268,7 @@ func main() {
 				r := host.Check(preflight.Request{Symbol: cmd.Symbol, Retval: &rv, Filters: cmd.Filters, Force: tg.Void(), Module: tg.Module})
 				for _, fd := range r.Refusals() {
 					s := fmt.Sprintf("%s: %s", cmd.Symbol, fd)
-					if strings.Contains(s, "guard rail") || strings.Contains(s, "hazard list") {
+					if fd.Check == "guard" {
 						refusal = s
 					} else if bad == "" {
 						bad = s

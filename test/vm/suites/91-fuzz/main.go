@@ -203,16 +203,10 @@ func parseControl(b []byte) (request, bool) {
 }
 
 // guardRefuses is ks_guard_check (guard=1), through internal/preflight's
-// mirror of its lists.
+// copy of its rules.
 func guardRefuses(sym string, retval int64) bool {
-	if _, ok := preflight.IsHazard(sym); ok {
-		return true
-	}
-	if _, ok := preflight.IsSecurityCheck(sym); ok && retval >= 0 {
-		return true
-	}
-	_, ok := preflight.IsSecurityBool(sym)
-	return ok && retval != 0
+	_, refused := preflight.GuardRefuses(sym, retval)
+	return refused
 }
 
 type entry struct {
