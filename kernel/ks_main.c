@@ -52,7 +52,7 @@ static int __init ks_init(void)
 		return err;
 	}
 	pr_warn("loaded: /sys/kernel/security/killswitch/ ready, kernel tainted (O)%s\n",
-		ks_guard ? "" : ", guard rails OFF (guard=0)");
+		ks_guard_on() ? "" : ", guard rails OFF (guard=0)");
 	ks_modparam_apply();
 	return 0;
 }
