@@ -81,12 +81,12 @@ func (h *harness) expect(code int, says []string, args ...string) string {
 func TestEngageAndStatus(t *testing.T) {
 	h := newHarness(t)
 	h.expect(ExitOK, []string{"engaged security_file_open: returns -1 (EPERM)"}, "engage", "security_file_open", "-1")
-	h.expect(ExitOK, []string{"engaged __sys_socket: returns -97 (EAFNOSUPPORT) when arg1=38"}, "engage", "__sys_socket", "-97", "arg1=38")
+	h.expect(ExitOK, []string{"engaged __sys_socket: returns -97 (EAFNOSUPPORT) when arg1:32=38"}, "engage", "__sys_socket", "-97", "arg1=38")
 	h.expect(ExitWarn, []string{"warning: engage filp_open: filp_open returns a pointer: 0 makes it return NULL", "engaged filp_open"}, "engage", "filp_open", "0")
 	h.m.Call("__sys_socket", "curl", 7, 1000, 2)
 	h.m.Call("__sys_socket", "exploit", 8, 1000, 38)
 
-	out := h.expect(ExitOK, []string{"module: loaded, taint=1, lockdown=none", "SYMBOL", "__sys_socket", "-97 (EAFNOSUPPORT)", "arg1=38", "5m0s ago"}, "status")
+	out := h.expect(ExitOK, []string{"module: loaded, taint=1, lockdown=none", "SYMBOL", "__sys_socket", "-97 (EAFNOSUPPORT)", "arg1:32=38", "5m0s ago"}, "status")
 	if !strings.Contains(out, "security_file_open") || strings.Count(out, "\n") != 5 {
 		t.Errorf("status table:\n%s", out)
 	}
@@ -101,11 +101,11 @@ func TestEngageAndStatus(t *testing.T) {
 	}
 	sock := st.Engagements[1]
 	if sock.Symbol != "__sys_socket" || sock.Retval != -97 || sock.Errno != "EAFNOSUPPORT" || sock.Hits != 1 || sock.Passed != 1 ||
-		sock.Filter != "arg1=38" || sock.State != "engaged" || sock.Mechanism != "kprobe" || sock.SinceBootSeconds != 100 {
+		sock.Filter != "arg1:32=38" || sock.State != "engaged" || sock.Mechanism != "kprobe" || sock.SinceBootSeconds != 100 {
 		t.Errorf("status --json engagement: %+v", sock)
 	}
 
-	h.expect(ExitOK, []string{"symbol  __sys_socket", "filter  arg1=38", "passed  1"}, "status", "__sys_socket")
+	h.expect(ExitOK, []string{"symbol  __sys_socket", "filter  arg1:32=38", "passed  1"}, "status", "__sys_socket")
 	h.expect(ExitRefused, []string{"engage security_file_open: already engaged"}, "engage", "security_file_open", "-1")
 	h.expect(ExitOK, []string{"security_file_open now returns -13 (EACCES)"}, "set-retval", "security_file_open", "-13")
 	h.expect(ExitOK, []string{"disengaged __sys_socket (was engaged, retval -97 (EAFNOSUPPORT), hits=1, missed=0)"}, "disengage", "__sys_socket")
@@ -313,7 +313,7 @@ func TestSave(t *testing.T) {
 	h.run("tryengage", "xfrm4_udp_encap_rcv", "-22", "60", "--no-wait")
 	before, _ := os.ReadFile(file)
 	h.expect(ExitRefused, []string{
-		"cannot save __sys_socket has filters (arg1=38)",
+		"cannot save __sys_socket has filters (arg1:32=38)",
 		"cannot save strange_fn is only observed",
 		"cannot save xfrm4_udp_encap_rcv is still probing",
 		"nothing written to " + file,

@@ -61,8 +61,10 @@ func parseTarget(verb string, args []string, filtersFrom int) (target, error) {
 }
 
 // preflight runs the checks before a change: refusals stop it (exit 2),
-// warnings are shown and the change goes ahead.
-func (a *app) preflight(verb string, t target, observe bool, f checkFlags) error {
+// warnings are shown and the change goes ahead. A filter on an argument BTF
+// gives 32 bits becomes arg<N>:32: the module compares all 64 bits unless
+// told, and the upper half of an int's register is undefined.
+func (a *app) preflight(verb string, t *target, observe bool, f checkFlags) error {
 	if f.noCheck {
 		return nil
 	}
@@ -81,6 +83,11 @@ func (a *app) preflight(verb string, t target, observe bool, f checkFlags) error
 	for _, fd := range r.Findings {
 		if fd.Verdict == preflight.Warn {
 			a.warnf("warning: %s %s: %s\n", verb, t.sym, fd)
+		}
+	}
+	for i, fl := range t.filters {
+		if fl.Arg > 0 && r.Int32Arg(fl.Arg) {
+			t.filters[i].Int32 = true
 		}
 	}
 	refusals := r.Refusals()
@@ -141,7 +148,7 @@ function runs: uid=<n>, uid!=<n> (caller's uid), arg<N>=<v>, arg<N>!=<v>
 			if err != nil {
 				return err
 			}
-			if err := a.preflight("engage", t, false, f); err != nil {
+			if err := a.preflight("engage", &t, false, f); err != nil {
 				return err
 			}
 			if err := a.client.Engage(t.sym, t.retval, t.filters...); err != nil {
@@ -186,7 +193,7 @@ leaves the probe running in the kernel.`,
 			if err != nil {
 				return usageError(fmt.Errorf("tryengage %s: %w", t.sym, err))
 			}
-			if err := a.preflight("tryengage", t, false, f); err != nil {
+			if err := a.preflight("tryengage", &t, false, f); err != nil {
 				return err
 			}
 			if err := a.client.TryEngage(t.sym, t.retval, probe, t.filters...); err != nil {
@@ -283,7 +290,7 @@ callers; engage converts it in place, disengage ends it.`,
 			if err != nil {
 				return err
 			}
-			if err := a.preflight("observe", t, true, f); err != nil {
+			if err := a.preflight("observe", &t, true, f); err != nil {
 				return err
 			}
 			if err := a.client.Observe(t.sym); err != nil {

@@ -471,7 +471,7 @@ func (a *app) mitigateSteps(e *catalog.Entry, f *mitigateFlags, probe time.Durat
 				a.printf("note: %s returns void: the catalog's review found skipping its body to be the mitigation\n", tg.Symbol)
 			}
 			cf := checkFlags{force: f.force || tg.Void(), module: tg.Module}
-			if err := a.preflight("mitigate "+e.ID, t, false, cf); err != nil {
+			if err := a.preflight("mitigate "+e.ID, &t, false, cf); err != nil {
 				return err
 			}
 		}

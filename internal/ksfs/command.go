@@ -195,7 +195,7 @@ func ValidateSymbol(sym string) error {
 	for _, r := range sym {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',
-			r == '_', r == '.', r == ':':
+			r == '_', r == '.', r == ':', r == '@':
 		default:
 			return fmt.Errorf("symbol %q: character %q cannot be part of a kernel symbol", sym, r)
 		}

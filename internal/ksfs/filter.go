@@ -23,6 +23,10 @@ type Filter struct {
 	Negate bool
 	// Value is compared with the argument (as a signed long) or the uid.
 	Value int64
+	// Int32 compares only the low 32 bits of the argument (arg<N>:32): the
+	// register of an int argument defines no more. Otherwise all 64 bits
+	// count, so a size_t of 0x100000000 is not 0.
+	Int32 bool
 }
 
 // Field names what the filter tests: "uid" or "arg<N>".
@@ -30,10 +34,13 @@ func (f Filter) Field() string {
 	if f.Arg == 0 {
 		return "uid"
 	}
+	if f.Int32 {
+		return "arg" + strconv.Itoa(f.Arg) + ":32"
+	}
 	return "arg" + strconv.Itoa(f.Arg)
 }
 
-// String renders the filter in control grammar: "uid!=0", "arg1=38".
+// String renders the filter in control grammar: "uid!=0", "arg1:32=38".
 func (f Filter) String() string {
 	op := "="
 	if f.Negate {
@@ -49,12 +56,17 @@ func (f Filter) Validate() error {
 		return fmt.Errorf("filter %s: arguments are arg1..arg%d", f, MaxFilterArg)
 	case f.Arg == 0 && (f.Value < 0 || f.Value > 1<<32-1):
 		return fmt.Errorf("filter %s: uid must be within 0..4294967295", f)
+	case f.Arg == 0 && f.Int32:
+		return fmt.Errorf("filter %s: only arguments take :32 (a uid is always 32 bits)", f)
+	case f.Int32 && (f.Value < -1<<31 || f.Value > 1<<32-1):
+		return fmt.Errorf("filter %s: %d does not fit the 32 bits that :32 compares", f, f.Value)
 	}
 	return nil
 }
 
 // ParseFilter parses one filter in control grammar: uid=<n>, uid!=<n>,
-// arg<N>=<v>, arg<N>!=<v> with N in 1..6. Values are numbers as for
+// arg<N>=<v>, arg<N>!=<v> with N in 1..6, and arg<N>:32 for an argument
+// whose low 32 bits alone count (an int). Values are numbers as for
 // ParseRetval. It splits at the first '=' like the module
 // (ks_parse_filter in kernel/ks_control.c).
 func ParseFilter(s string) (Filter, error) {
@@ -71,8 +83,10 @@ func ParseFilter(s string) (Filter, error) {
 	f.Negate = negate
 	switch {
 	case field == "uid":
-	case strings.HasPrefix(field, "arg") && len(field) == 4 && field[3] >= '1' && field[3] <= '0'+MaxFilterArg:
+	case strings.HasPrefix(field, "arg") && (len(field) == 4 || len(field) == 7 && field[4:] == ":32") &&
+		field[3] >= '1' && field[3] <= '0'+MaxFilterArg:
 		f.Arg = int(field[3] - '0')
+		f.Int32 = len(field) == 7
 	default:
 		return Filter{}, fmt.Errorf("filter %q: %q is not uid or arg1..arg%d", s, field, MaxFilterArg)
 	}

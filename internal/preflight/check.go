@@ -273,6 +273,20 @@ func (h *Host) checkBTF(r *Report, req Request, name string) {
 	for _, f := range filterFindings(name, fn, req.Filters, req.Force) {
 		r.add(f)
 	}
+	if proto, ok := fn.Type.(*btf.FuncProto); ok {
+		for i, p := range proto.Params {
+			if size, err := btf.Sizeof(p.Type); err == nil && size <= 4 {
+				r.Int32Args = append(r.Int32Args, i+1)
+			}
+		}
+	}
+	for _, f := range req.Filters {
+		if f.Arg > 0 && r.Int32Arg(f.Arg) && (f.Value < -1<<31 || f.Value > 1<<32-1) {
+			r.add(Finding{Check: "filter", Verdict: Refuse,
+				Message: fmt.Sprintf("filter %s: arg%d of %s is 32 bits wide, and %d does not fit it, so the filter could never match", f, f.Arg, base, f.Value),
+				Fix:     "give a value within the argument's type"})
+		}
+	}
 	if isSyscallWrapper(base) && hasArgFilter(req.Filters) {
 		r.add(Finding{Check: "filter", Verdict: Refuse,
 			Message: base + " is a syscall wrapper: its only argument is a struct pt_regs pointer, so argument filters cannot see the syscall's arguments",

@@ -77,8 +77,23 @@ type Report struct {
 	// can be engaged.
 	MissingModule string `json:"missing_module,omitempty"`
 	// Prototype is the C prototype from BTF, if known.
-	Prototype string    `json:"prototype,omitempty"`
+	Prototype string `json:"prototype,omitempty"`
+	// Int32Args are the arguments (1-based) that BTF gives 32 bits or
+	// fewer (int, unsigned int, enum): a filter on one compares only the
+	// low half of its register (arg<N>:32), since the upper half is
+	// whatever the caller left there.
+	Int32Args []int     `json:"int32_args,omitempty"`
 	Findings  []Finding `json:"findings"`
+}
+
+// Int32Arg reports whether argument n (1-based) is 32 bits or narrower.
+func (r *Report) Int32Arg(n int) bool {
+	for _, a := range r.Int32Args {
+		if a == n {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Report) add(f Finding) {

@@ -72,12 +72,13 @@ type filter struct {
 	uid   bool // else arg
 	arg   int
 	neg   bool
+	int32 bool // arg<N>:32: the low 32 bits alone
 	value int64
 }
 
 // String is the module's rendering (ks_format_filters), as ksfs has it.
 func (f filter) String() string {
-	k := ksfs.Filter{Arg: f.arg, Negate: f.neg, Value: f.value}
+	k := ksfs.Filter{Arg: f.arg, Negate: f.neg, Value: f.value, Int32: f.int32}
 	if f.uid {
 		k.Arg = 0
 	}
@@ -129,7 +130,7 @@ func (f filter) holds(uid uint64, arg1 uint64) bool {
 		v = uid
 	}
 	var eq bool
-	if f.value >= -(1<<31) && f.value <= 1<<32-1 {
+	if f.uid || f.int32 {
 		eq = uint32(v) == uint32(f.value)
 	} else {
 		eq = v == uint64(f.value)
@@ -541,6 +542,9 @@ func randFilters(r *rand.Rand, t *target) []filter {
 				f.arg = 1 + r.Intn(6)
 			}
 			f.value = []int64{42, 7, -1, int64(r.Uint64()), int64(r.Intn(1 << 20))}[r.Intn(5)]
+			if f.value >= -1<<31 && f.value <= 1<<32-1 && r.Intn(2) == 0 {
+				f.int32 = true
+			}
 		}
 		fs = append(fs, f)
 	}

@@ -41,11 +41,13 @@ func TestFilterHolds(t *testing.T) {
 		{filter{uid: true, neg: true, value: 0}, 0, 5, false},
 		{filter{uid: true, value: 1000}, 1000, 5, true},
 		{filter{arg: 1, value: 42}, 0, 42, true},
-		{filter{arg: 1, value: -1}, 0, 0xffffffff, true},             // narrow: low 32 bits
-		{filter{arg: 1, value: -1}, 0, math.MaxUint64, true},         // and the full pattern
-		{filter{arg: 1, value: 1 << 40}, 0, 1 << 40, true},           // wide
-		{filter{arg: 1, value: 1 << 40}, 0, 0, false},                // wide: no truncation
-		{filter{arg: 1, neg: true, value: 42}, 0, 1<<32 | 42, false}, // narrow ignores the top
+		{filter{arg: 1, int32: true, value: -1}, 0, 0xffffffff, true},             // :32: low 32 bits
+		{filter{arg: 1, value: -1}, 0, 0xffffffff, false},                         // 64 bits by default
+		{filter{arg: 1, value: -1}, 0, math.MaxUint64, true},                      // the full pattern
+		{filter{arg: 1, value: 1 << 40}, 0, 1 << 40, true},                        // wide
+		{filter{arg: 1, value: 1 << 40}, 0, 0, false},                             // wide: no truncation
+		{filter{arg: 1, neg: true, int32: true, value: 42}, 0, 1<<32 | 42, false}, // :32 ignores the top
+		{filter{arg: 1, neg: true, value: 0}, 0, 1 << 32, true},                   // a size_t of 2^32 is not 0
 	} {
 		if got := c.f.holds(c.uid, c.arg); got != c.want {
 			t.Errorf("%s holds for uid %d arg1 %#x = %v, want %v", c.f, c.uid, c.arg, got, c.want)

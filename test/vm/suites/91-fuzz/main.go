@@ -59,12 +59,13 @@ type filter struct {
 	uid   bool
 	arg   int
 	neg   bool
+	int32 bool // arg<N>:32
 	value int64
 }
 
 // String is the module's rendering (ks_format_filters), as ksfs has it.
 func (f filter) String() string {
-	k := ksfs.Filter{Arg: f.arg, Negate: f.neg, Value: f.value}
+	k := ksfs.Filter{Arg: f.arg, Negate: f.neg, Value: f.value, Int32: f.int32}
 	if f.uid {
 		k.Arg = 0
 	}
@@ -93,7 +94,7 @@ type request struct {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isSymChar(c byte) bool {
-	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == ':'
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.' || c == ':' || c == '@'
 }
 
 func validSym(s string) bool { return len(s) < ksymNameLen && kstest.All(s, isSymChar) }
@@ -118,8 +119,12 @@ func parseFilter(s string) (filter, bool) {
 			return filter{}, false
 		}
 		f.uid = true
-	case len(name) == 4 && strings.HasPrefix(name, "arg") && name[3] >= '1' && name[3] <= '6':
+	case (len(name) == 4 || len(name) == 7 && name[4:] == ":32") && strings.HasPrefix(name, "arg") && name[3] >= '1' && name[3] <= '6':
 		f.arg = int(name[3] - '0')
+		f.int32 = len(name) == 7
+		if f.int32 && (v < -1<<31 || v > 1<<32-1) {
+			return filter{}, false
+		}
 	default:
 		return filter{}, false
 	}
@@ -502,6 +507,11 @@ func (z *fuzz) predict(req request) (want unix.Errno, after []entry, ok bool) {
 		}
 		return 0, append(after[:i], after[i+1:]...), true
 	case vEngageBPF:
+		// The program's value is unknown: the rails refuse what they
+		// refuse at 0 or 1 before anything else.
+		if guardRefuses(req.sym, 0) || guardRefuses(req.sym, 1) {
+			return unix.EACCES, after, true
+		}
 		// Runs the user-mode helper: rare, and never accepted with the
 		// paths generated here (none is a BPF object).
 		return unix.EIO, after, z.r.Intn(200) == 0
@@ -515,6 +525,13 @@ func (z *fuzz) predict(req request) (want unix.Errno, after []entry, ok bool) {
 			return 0, after, true
 		}
 		return unix.EBUSY, after, true
+	}
+	// ks_target_prepare refuses these by name, before any lookup.
+	if plain, _, _ := strings.Cut(req.sym, "@"); strings.Contains(plain, ".cold") || strings.Contains(req.sym, "@") {
+		if strings.Contains(plain, ".cold") || !strings.HasPrefix(req.sym[len(plain):], "@0x") {
+			return unix.EINVAL, after, true
+		}
+		return 0, nil, false // an address: whatever lies there
 	}
 	switch z.resolve(req.sym) {
 	case "unsafe":
@@ -818,7 +835,7 @@ var (
 		"18446744073709551616", "0x10000000000000000", "010", "0x", "-", "+", "--1", "+-1", "1e3", "0X1F", "0xg", " 1", "4294967295",
 		"4294967296", "-4095", "00000000000000000000000000001"}
 	timeouts = []string{"0", "1", "2", "86400", "86401", "-1", "+1", "0x1", "4294967295", "4294967296", "99999999999999999999", ""}
-	fnames   = []string{"uid", "arg1", "arg2", "arg6", "arg0", "arg7", "arg", "arg10", "UID", "uid!", "", "!"}
+	fnames   = []string{"uid", "arg1", "arg2", "arg6", "arg0", "arg7", "arg", "arg10", "UID", "uid!", "", "!", "arg3:32", "arg1:64", "uid:32", "arg2:"}
 	paths    = []string{"/nonexistent.bpf.o", "/", "/tmp", "relative.bpf.o", "/" + strings.Repeat("a", 4100)}
 	dict     = []string{"engage", "tryengage", "observe", "disengage", "disengage_all", "engagebpf", "uid=", "uid!=", "arg1=", "!=",
 		"ks_test_vuln", "0x", "-", " ", "\t", "\n", "=", ",", ":", "."}
