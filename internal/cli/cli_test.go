@@ -130,7 +130,9 @@ func TestPreflightRefusals(t *testing.T) {
 		{[]string{"engage", "af_alg_sendmsg", "-1"}, ExitRefused, []string{
 			"engage af_alg_sendmsg: symbol is in module af_alg, which is not loaded (modprobe af_alg, or pass --load)"}},
 		{[]string{"engage", "no_such_fn", "-1"}, ExitRefused, []string{"no function no_such_fn in kallsyms"}},
-		{[]string{"engage", "dup_fn", "-1"}, ExitWarn, []string{"2 functions are named dup_fn", "engaged dup_fn"}},
+		{[]string{"engage", "dup_fn", "-1"}, ExitRefused, []string{"2 functions are named dup_fn", "dup_fn@0x<address>", "nothing was changed"}},
+		{[]string{"engage", "dup_fn@0xffffffff812a0000", "-1"}, ExitOK, []string{"engaged dup_fn@0xffffffff812a0000"}},
+		{[]string{"engage", "dup_fn@0xffffffff81000000", "-1"}, ExitRefused, []string{"no function named dup_fn is at 0xffffffff81000000"}},
 		{[]string{"engage", "__x64_sys_socket", "-97", "arg1=38"}, ExitRefused, []string{"syscall wrapper"}},
 		{[]string{"engage", "f", "x"}, ExitError, []string{`"x" is not a number`}},
 		{[]string{"engage", "f", "-1", "gid=0"}, ExitError, []string{`"gid" is not uid or arg1..arg6`}},
@@ -252,7 +254,7 @@ func TestCheck(t *testing.T) {
 	h.expect(ExitOK, []string{"security_file_open -1: ok", "ok     btf       int security_file_open(struct file *file)"}, "check", "security_file_open", "-1")
 	h.expect(ExitWarn, []string{"filp_open 0: warn"}, "check", "filp_open", "0")
 	h.expect(ExitRefused, []string{"put_unused_fd -1: refuse", "returns void"}, "check", "put_unused_fd", "-1")
-	h.expect(ExitWarn, []string{"2 functions are named ks_test_dup"}, "check", "ks_test_dup")
+	h.expect(ExitRefused, []string{"2 functions are named ks_test_dup", "<module>:ks_test_dup"}, "check", "ks_test_dup")
 	h.expect(ExitRefused, []string{"kprobe blacklist"}, "check", "notify_die")
 	h.expect(ExitOK, []string{"ok"}, "check", "put_unused_fd", "--observe")
 	out := h.expect(ExitRefused, nil, "check", "put_unused_fd", "-1", "--json")

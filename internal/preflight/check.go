@@ -119,7 +119,9 @@ func (h *Host) checkKernel(r *Report, req Request) {
 // checkKallsyms finds the symbol; it returns the name to look up in BTF
 // and tracing, and whether the symbol exists.
 func (h *Host) checkKallsyms(r *Report, req Request) (string, bool) {
-	module, name := splitModule(req.Symbol)
+	// name@0x<address>: the one function of that name at that address.
+	qualified, addr, byAddr := strings.Cut(req.Symbol, "@")
+	module, name := splitModule(qualified)
 	if module == "" {
 		module = req.Module
 	}
@@ -142,6 +144,22 @@ func (h *Host) checkKallsyms(r *Report, req Request) (string, bool) {
 		onlyModule = module
 	}
 	l := ParseKallsyms(string(data), name, onlyModule)
+	if byAddr {
+		want := strings.TrimLeft(strings.TrimPrefix(strings.ToLower(addr), "0x"), "0")
+		var at []Symbol
+		for _, s := range l.Entries {
+			if strings.TrimLeft(strings.ToLower(s.Addr), "0") == want {
+				at = append(at, s)
+			}
+		}
+		if len(at) == 0 && len(l.Entries) > 0 {
+			r.add(Finding{Check: "kallsyms", Verdict: Refuse,
+				Message: fmt.Sprintf("no function named %s is at %s (kallsyms has it at %s)", name, addr, symbolWheres(l.Entries)),
+				Fix:     "take the address from /proc/kallsyms as root"})
+			return name, false
+		}
+		l.Entries = at
+	}
 
 	if len(l.Entries) == 0 {
 		h.notFound(r, name, l)
@@ -160,10 +178,10 @@ func (h *Host) checkKallsyms(r *Report, req Request) (string, bool) {
 		for _, s := range l.Entries[1:] {
 			others = append(others, s.Where())
 		}
-		r.add(Finding{Check: "kallsyms", Verdict: Warn,
-			Message: fmt.Sprintf("%d functions are named %s (static functions in different files): the kernel engages the first, in %s; not %s",
+		r.add(Finding{Check: "kallsyms", Verdict: Refuse,
+			Message: fmt.Sprintf("%d functions are named %s (static functions in different files): the module refuses a name that does not say which; the first is in %s; the others %s",
 				len(l.Entries), name, first.Where(), strings.Join(others, ", ")),
-			Fix: "make sure the first is the one you mean (compare addresses with /proc/kallsyms and the source); the others stay unprotected"})
+			Fix: "qualify it as <module>:" + name + " for a module's function, or as " + name + "@0x<address> with the address /proc/kallsyms gives for the one you mean (engage each one you need)"})
 	}
 	if len(l.Clones) > 0 {
 		r.add(Finding{Check: "kallsyms", Verdict: Warn,
@@ -215,6 +233,14 @@ func symbolNames(ss []Symbol) string {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+func symbolWheres(ss []Symbol) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.Where())
+	}
+	return strings.Join(out, ", ")
 }
 
 // checkBTF reads the prototype and judges retval and filters against it.

@@ -110,8 +110,8 @@ func TestCheck(t *testing.T) {
 			says: []string{"ftrace: notrace_fn is not in available_filter_functions"},
 		},
 		{
-			name: "ambiguous", req: Request{Symbol: "dup_fn", Retval: rv(-1)}, verdict: Warn,
-			says: []string{"kallsyms: 2 functions are named dup_fn (static functions in different files): the kernel engages the first, in vmlinux at 0xffffffff81290000; not vmlinux at 0xffffffff812a0000"},
+			name: "ambiguous", req: Request{Symbol: "dup_fn", Retval: rv(-1)}, verdict: Refuse,
+			says: []string{"kallsyms: 2 functions are named dup_fn (static functions in different files): the module refuses a name that does not say which; the first is in vmlinux at 0xffffffff81290000; the others vmlinux at 0xffffffff812a0000"},
 		},
 		{
 			name: "only clones", req: Request{Symbol: "cloned_fn", Retval: rv(-1)}, verdict: Refuse,
@@ -161,8 +161,16 @@ func TestCheck(t *testing.T) {
 			says: []string{"ks_test_bool returns bool"},
 		},
 		{
-			name: "module ambiguous", req: Request{Symbol: "ks_test_dup", Retval: rv(-1)}, verdict: Warn,
+			name: "module ambiguous", req: Request{Symbol: "ks_test_dup", Retval: rv(-1)}, verdict: Refuse,
 			says: []string{"2 functions are named ks_test_dup"},
+		},
+		{
+			name: "qualified by address", req: Request{Symbol: "dup_fn@0xffffffff812a0000", Retval: rv(-1)}, verdict: OK,
+			says: []string{"found in vmlinux at 0xffffffff812a0000"},
+		},
+		{
+			name: "wrong address", req: Request{Symbol: "dup_fn@0x1234", Retval: rv(-1)}, verdict: Refuse,
+			says: []string{"no function named dup_fn is at 0x1234"},
 		},
 		{
 			name: "module qualified", req: Request{Symbol: "test_killswitch:ks_test_vuln", Retval: rv(-1)}, verdict: OK,
