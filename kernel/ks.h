@@ -133,6 +133,7 @@ struct ks_entry {
 	time64_t since;			/* boot-time seconds when installed */
 	struct ks_actor actor;		/* who installed it */
 	char where[KSYM_SYMBOL_LEN];	/* %pS of the probe, for log lines */
+	char func[KSYM_NAME_LEN];	/* the function the probe is on, by address */
 	struct delayed_work probe_work;
 	struct dentry *dir;
 	struct dentry *files[KS_NFILES];
@@ -189,6 +190,8 @@ void ks_target_exit(void);
 extern bool ks_guard;
 bool ks_guard_on(void);
 int ks_guard_check(const char *sym, long retval, const struct ks_actor *who);
+int ks_guard_entry(const struct ks_entry *e, long retval,
+		   const struct ks_actor *who);
 
 /* ks_modparam.c: engage= at load */
 void ks_modparam_apply(void);
@@ -200,5 +203,7 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who);
 void ks_override_function_with_return(struct pt_regs *regs);
 /* The probe sits on a real function entry (x86: its ftrace site). */
 bool ks_arch_function_entry(const struct kprobe *kp);
+/* Flags to register a disarmed probe with, before it is judged. */
+unsigned long ks_arch_probe_flags(void);
 
 #endif /* _KS_H */

@@ -353,6 +353,8 @@ static int ks_convert(struct ks_entry *e, const struct ks_request *req,
 		return -EBUSY;
 	}
 	err = ks_target_override_ok(e->sym, who);
+	if (!err)
+		err = ks_guard_entry(e, req->retval, who);
 	if (err)
 		return err;
 	/* The handler reads no filters while observing: see ks_pre_handler(). */
@@ -411,7 +413,7 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		err = ks_target_override_ok(e->sym, who);
 	if (err)
 		goto free;
-	e->kp.flags = KPROBE_FLAG_DISABLED;
+	e->kp.flags = KPROBE_FLAG_DISABLED | ks_arch_probe_flags();
 	err = register_kprobe(&e->kp);
 	if (err) {
 		ks_audit(who, "%s %s refused: register_kprobe: %d (%s)",
@@ -429,7 +431,16 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		err = -EBUSY;
 		goto unregister;
 	}
+	/* e->where (KSYM_SYMBOL_LEN) holds the bare name for a moment. */
+	sprint_symbol_no_offset(e->where, (unsigned long)e->kp.addr);
+	e->where[strcspn(e->where, " .")] = '\0';
+	strscpy(e->func, e->where, sizeof(e->func));
 	snprintf(e->where, sizeof(e->where), "%pS", e->kp.addr);
+	if (mode != KS_OBSERVING) {
+		err = ks_guard_entry(e, req->retval, who);
+		if (err)
+			goto unregister;
+	}
 	err = ks_fs_add(e, mode == KS_OBSERVING);
 	if (err) {
 		ks_audit(who, "%s %s refused: cannot create its files: %d",
@@ -490,7 +501,7 @@ int ks_target_vet(const char *sym, const struct ks_actor *who)
 		err = ks_target_override_ok(name, who);
 	if (err)
 		return err;
-	kp.flags = KPROBE_FLAG_DISABLED;
+	kp.flags = KPROBE_FLAG_DISABLED | ks_arch_probe_flags();
 	err = register_kprobe(&kp);
 	if (err) {
 		ks_audit(who, "engagebpf %s refused: register_kprobe: %d (%s)",

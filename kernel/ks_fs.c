@@ -335,10 +335,11 @@ static ssize_t ks_retval_write(struct file *file, const char __user *ubuf,
 
 	mutex_lock(&ks_lock);
 	e = ks_file_entry(file);
-	if (e)
+	err = e ? ks_guard_entry(e, v, &who) : -ENOENT;
+	if (!err)
 		ks_set_retval(e, v, &who);
 	mutex_unlock(&ks_lock);
-	return e ? count : -ENOENT;
+	return err ? err : count;
 }
 
 static const struct file_operations ks_fn_fops = {

@@ -112,7 +112,7 @@ static void ks_base_name(const char *sym, char *buf, size_t len)
 	const char *colon = strchr(sym, ':');
 
 	strscpy(buf, colon ? colon + 1 : sym, len);
-	buf[strcspn(buf, ".")] = '\0';
+	buf[strcspn(buf, ".@")] = '\0';
 }
 
 /*
@@ -181,4 +181,19 @@ int ks_guard_check(const char *sym, long retval, const struct ks_actor *who)
 		return 0;
 	ks_guard_refuse(sym, retval, r, who);
 	return -EACCES;
+}
+
+/*
+ * The rails judge names, and a function may have several (an alias, a
+ * qualified form): judge the one kallsyms gives the probed address too.
+ */
+int ks_guard_entry(const struct ks_entry *e, long retval,
+		   const struct ks_actor *who)
+{
+	char typed[KSYM_NAME_LEN];
+
+	ks_base_name(e->sym, typed, sizeof(typed));
+	if (!*e->func || !strcmp(typed, e->func))
+		return 0;
+	return ks_guard_check(e->func, retval, who);
 }

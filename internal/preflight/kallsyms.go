@@ -93,7 +93,7 @@ func baseName(sym string) string {
 	if i := strings.IndexByte(sym, ':'); i >= 0 {
 		sym = sym[i+1:]
 	}
-	if i := strings.IndexByte(sym, '.'); i >= 0 {
+	if i := strings.IndexAny(sym, ".@"); i >= 0 {
 		sym = sym[:i]
 	}
 	return sym

@@ -474,14 +474,7 @@ func ambiguous() {
 	m := markLog("F8")
 	refused("F8: ambiguous name", "engage ks_test_dup -1", "ks_test_dup", "ENOTUNIQ")
 	refused("F8: ambiguous within its module", "engage test_killswitch:ks_test_dup -1", "test_killswitch:ks_test_dup", "ENOTUNIQ")
-	addr := ""
-	for _, l := range kallsyms() {
-		f := strings.Fields(l)
-		if len(f) >= 3 && f[2] == "ks_test_dup" && f[0] != "0000000000000000" {
-			addr = f[0]
-			break
-		}
-	}
+	addr := symAddr("ks_test_dup")
 	if addr == "" {
 		nok("F8: qualified by address", "no address for ks_test_dup in /proc/kallsyms")
 		return
@@ -497,6 +490,17 @@ func ambiguous() {
 		return
 	}
 	ok("F8: %s engages the one at that address, and the log says where", sym)
+}
+
+// symAddr is the first address /proc/kallsyms gives for a text symbol.
+func symAddr(sym string) string {
+	for _, l := range kallsyms() {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[2] == sym && strings.Trim(f[0], "0") != "" {
+			return f[0]
+		}
+	}
+	return ""
 }
 
 // --- F9: filters at their longest; observe is root's -----------------------
@@ -549,6 +553,12 @@ func asNobody(script string) (string, error) {
 func width() {
 	refused("F10: int check, -2^32", "engage cap_capable -4294967296", "cap_capable", "EACCES")
 	refused("F10: int check, LONG_MIN", "engage security_file_open -0x8000000000000000", "security_file_open", "EACCES")
+	// The address form names the function too: no way around the rails.
+	if addr := symAddr("security_file_open"); addr != "" {
+		refused("guard: the address form", "engage security_file_open@0x"+addr+" 0", "security_file_open@0x"+addr, "EACCES")
+	} else {
+		nok("guard: the address form", "no address for security_file_open in /proc/kallsyms")
+	}
 	// The per-function retval file goes through the same judgement. The
 	// uid filter keeps the fail-closed engagement off every real caller.
 	if got := ctl("engage security_file_open -13 uid=4242"); got != "OK" {
