@@ -179,7 +179,8 @@ void ks_fs_set_private(struct ks_entry *e, bool private);
 void ks_fs_remove(struct ks_entry *e);
 
 /* ks_target.c: what may be a target */
-int ks_target_prepare(struct kprobe *kp, char *sym, const struct ks_actor *who);
+int ks_target_prepare(struct kprobe *kp, char *sym, const char *verb,
+		      const struct ks_actor *who);
 int ks_target_check(struct kprobe *kp, const char *sym,
 		    const struct ks_actor *who);
 int ks_target_override_ok(const char *sym, const struct ks_actor *who);
@@ -203,7 +204,5 @@ int ks_engagebpf(const char *sym, const char *path, const struct ks_actor *who);
 void ks_override_function_with_return(struct pt_regs *regs);
 /* The probe sits on a real function entry (x86: its ftrace site). */
 bool ks_arch_function_entry(const struct kprobe *kp);
-/* Flags to register a disarmed probe with, before it is judged. */
-unsigned long ks_arch_probe_flags(void);
 
 #endif /* _KS_H */

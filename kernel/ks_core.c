@@ -408,12 +408,12 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		e->deadline = jiffies + (unsigned long)req->timeout * HZ;
 	}
 
-	err = ks_target_prepare(&e->kp, e->sym, who);
+	err = ks_target_prepare(&e->kp, e->sym, verb, who);
 	if (!err && mode != KS_OBSERVING)
 		err = ks_target_override_ok(e->sym, who);
 	if (err)
 		goto free;
-	e->kp.flags = KPROBE_FLAG_DISABLED | ks_arch_probe_flags();
+	e->kp.flags = KPROBE_FLAG_DISABLED;
 	err = register_kprobe(&e->kp);
 	if (err) {
 		ks_audit(who, "%s %s refused: register_kprobe: %d (%s)",
@@ -496,22 +496,23 @@ int ks_target_vet(const char *sym, const struct ks_actor *who)
 	int err;
 
 	strscpy(name, sym, sizeof(name));
-	err = ks_target_prepare(&kp, name, who);
+	mutex_lock(&ks_lock);
+	err = ks_target_prepare(&kp, name, "engagebpf", who);
 	if (!err)
 		err = ks_target_override_ok(name, who);
 	if (err)
-		return err;
-	kp.flags = KPROBE_FLAG_DISABLED | ks_arch_probe_flags();
+		goto unlock;
+	kp.flags = KPROBE_FLAG_DISABLED;
 	err = register_kprobe(&kp);
 	if (err) {
 		ks_audit(who, "engagebpf %s refused: register_kprobe: %d (%s)",
 			 sym, err, ks_register_reason(err));
-		return err;
+		goto unlock;
 	}
-	mutex_lock(&ks_lock);
 	err = ks_target_check(&kp, name, who);
-	mutex_unlock(&ks_lock);
 	unregister_kprobe(&kp);
+unlock:
+	mutex_unlock(&ks_lock);
 	return err;
 }
 

@@ -20,6 +20,7 @@
 #define pr_fmt(fmt) "killswitch: " fmt
 
 #include <linux/fs.h>
+#include <linux/ftrace.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
@@ -97,40 +98,6 @@ static bool ks_listed(const char *base, const char * const *list, size_t n,
 	return false;
 }
 
-/*
- * Fill @kp from the name as the operator wrote it, and refuse by name
- * what needs no lookup.  @sym must outlive the probe.
- */
-int ks_target_prepare(struct kprobe *kp, char *sym, const struct ks_actor *who)
-{
-	char base[KSYM_NAME_LEN], plain[KSYM_NAME_LEN];
-	char *at = strchr(sym, '@');
-	unsigned long addr;
-
-	ks_base(sym, base, sizeof(base));
-	ks_plain(sym, plain, sizeof(plain));
-	if (strstr(plain, ".cold")) {
-		ks_audit(who,
-			 "%s refused: %s is a .cold fragment of %s, not a function entry; target %s itself",
-			 sym, plain, base, base);
-		return -EINVAL;
-	}
-	if (at) {
-		if (strncmp(at + 1, "0x", 2) || kstrtoul(at + 3, 16, &addr) ||
-		    at == sym) {
-			ks_audit(who,
-				 "%s refused: a qualified name is <name>@0x<address>, the address /proc/kallsyms gives for it",
-				 sym);
-			return -EINVAL;
-		}
-		kp->addr = (kprobe_opcode_t *)addr;
-		kp->symbol_name = NULL;
-	} else {
-		kp->symbol_name = sym;
-	}
-	return 0;
-}
-
 /* An override of @sym: refused if it never returns or returns oddly. */
 int ks_target_override_ok(const char *sym, const struct ks_actor *who)
 {
@@ -153,12 +120,21 @@ int ks_target_override_ok(const char *sym, const struct ks_actor *who)
 }
 
 /*
- * Names that more than one text symbol carries, as sorted 64-bit hashes
- * of "name" and "module:name".  Built from /proc/kallsyms on first use
- * and again after a module came or went; under ks_lock.
+ * The text symbols' names, and those more than one symbol carries, as
+ * sorted 64-bit hashes of "name" and "module:name".  Built from
+ * /proc/kallsyms on first use and again after a module came or went;
+ * under ks_lock.  They let the module judge a name before any probe is
+ * registered: registering a probe off an ftrace site prepares a jump
+ * optimisation, which decodes the whole function and on 6.12 read past
+ * a module's last function into an unmapped page (an oops).
  */
-static u64 *ks_dups;
-static size_t ks_ndups;
+struct ks_sym {
+	u64 hash;
+	unsigned long addr;	/* 0 where kallsyms hides addresses */
+};
+
+static struct ks_sym *ks_syms;	/* sorted by hash; a shared name repeats */
+static size_t ks_nsyms;
 static bool ks_dups_stale = true;
 
 static u64 ks_hash(const char *s, size_t len)
@@ -172,47 +148,54 @@ static u64 ks_hash(const char *s, size_t len)
 	return h;
 }
 
-static int ks_cmp_u64(const void *a, const void *b)
+static int ks_cmp_sym(const void *a, const void *b)
 {
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+	u64 x = ((const struct ks_sym *)a)->hash;
+	u64 y = ((const struct ks_sym *)b)->hash;
 
 	return x < y ? -1 : x > y;
 }
 
-struct ks_hashes {
-	u64 *v;
+struct ks_syms {
+	struct ks_sym *v;
 	size_t n, cap;
 };
 
-static int ks_hashes_add(struct ks_hashes *h, u64 v)
+static int ks_syms_add(struct ks_syms *t, u64 hash, unsigned long addr)
 {
-	u64 *bigger;
+	struct ks_sym *bigger;
 
-	if (h->n == h->cap) {
-		bigger = kvmalloc_array(h->cap * 2, sizeof(*bigger), GFP_KERNEL);
+	if (t->n == t->cap) {
+		bigger = kvmalloc_array(t->cap * 2, sizeof(*bigger), GFP_KERNEL);
 		if (!bigger)
 			return -ENOMEM;
-		memcpy(bigger, h->v, h->n * sizeof(*bigger));
-		kvfree(h->v);
-		h->v = bigger;
-		h->cap *= 2;
+		memcpy(bigger, t->v, t->n * sizeof(*bigger));
+		kvfree(t->v);
+		t->v = bigger;
+		t->cap *= 2;
 	}
-	h->v[h->n++] = v;
+	t->v[t->n].hash = hash;
+	t->v[t->n].addr = addr;
+	t->n++;
 	return 0;
 }
 
 /* "ffffffff81000000 T name\t[mod]": text symbols only. */
-static int ks_kallsyms_line(struct ks_hashes *h, char *line)
+static int ks_kallsyms_line(struct ks_syms *t, char *line)
 {
 	char *type = strchr(line, ' '), *name, *mod, *end;
 	char key[KSYM_NAME_LEN + MODULE_NAME_LEN + 1];
+	unsigned long addr;
 	int err;
 
 	if (!type || !strchr("tTwW", type[1]) || type[2] != ' ')
 		return 0;
+	*type = '\0';
+	if (kstrtoul(line, 16, &addr))
+		addr = 0;
 	name = type + 3;
 	end = name + strcspn(name, "\t");
-	err = ks_hashes_add(h, ks_hash(name, end - name));
+	err = ks_syms_add(t, ks_hash(name, end - name), addr);
 	if (err || *end != '\t')
 		return err;
 	mod = end + 1;
@@ -221,7 +204,7 @@ static int ks_kallsyms_line(struct ks_hashes *h, char *line)
 	mod++;
 	snprintf(key, sizeof(key), "%.*s:%.*s", (int)strcspn(mod, "]"), mod,
 		 (int)(end - name), name);
-	return ks_hashes_add(h, ks_hash(key, strlen(key)));
+	return ks_syms_add(t, ks_hash(key, strlen(key)), addr);
 }
 
 /*
@@ -245,7 +228,7 @@ static ssize_t ks_read_chunk(struct file *f, char *buf, size_t len,
 	return r;
 }
 
-static int ks_kallsyms_scan(struct ks_hashes *h)
+static int ks_kallsyms_scan(struct ks_syms *t)
 {
 	const size_t size = 64 * 1024;
 	unsigned long scratch = 0;
@@ -277,7 +260,7 @@ static int ks_kallsyms_scan(struct ks_hashes *h)
 		line = buf;
 		while (!err && (nl = strchr(line, '\n'))) {
 			*nl = '\0';
-			err = ks_kallsyms_line(h, line);
+			err = ks_kallsyms_line(t, line);
 			line = nl + 1;
 		}
 		used = line - buf;
@@ -298,37 +281,26 @@ static int ks_kallsyms_scan(struct ks_hashes *h)
 
 static int ks_dups_refresh(void)
 {
-	struct ks_hashes h = { .cap = 1 << 16 };
-	size_t i, n = 0;
-	u64 *dups;
+	struct ks_syms t = { .cap = 1 << 16 };
 	int err;
 
-	h.v = kvmalloc_array(h.cap, sizeof(*h.v), GFP_KERNEL);
-	if (!h.v)
+	t.v = kvmalloc_array(t.cap, sizeof(*t.v), GFP_KERNEL);
+	if (!t.v)
 		return -ENOMEM;
-	err = ks_kallsyms_scan(&h);
-	if (err)
-		goto out;
-	sort(h.v, h.n, sizeof(*h.v), ks_cmp_u64, NULL);
-	for (i = 1; i < h.n; i++)
-		if (h.v[i] == h.v[i - 1] && (!n || h.v[n - 1] != h.v[i]))
-			h.v[n++] = h.v[i];
-	err = -ENOMEM;
-	dups = kvmalloc_array(max_t(size_t, n, 1), sizeof(*dups), GFP_KERNEL);
-	if (!dups)
-		goto out;
-	memcpy(dups, h.v, n * sizeof(*dups));
-	kvfree(ks_dups);
-	ks_dups = dups;
-	ks_ndups = n;
+	err = ks_kallsyms_scan(&t);
+	if (err) {
+		kvfree(t.v);
+		return err;
+	}
+	sort(t.v, t.n, sizeof(*t.v), ks_cmp_sym, NULL);
+	kvfree(ks_syms);
+	ks_syms = t.v;
+	ks_nsyms = t.n;
 	ks_dups_stale = false;
-	err = 0;
-out:
-	kvfree(h.v);
-	return err;
+	return 0;
 }
 
-/* The set of shared names is stale once a module came or went. */
+/* The set of names is stale once a module came or went. */
 void ks_target_symbols_changed(void)
 {
 	WRITE_ONCE(ks_dups_stale, true);
@@ -336,13 +308,19 @@ void ks_target_symbols_changed(void)
 
 void ks_target_exit(void)
 {
-	kvfree(ks_dups);
-	ks_dups = NULL;
+	kvfree(ks_syms);
+	ks_syms = NULL;
 }
 
-static int ks_ambiguous(const char *plain, bool *shared)
+enum ks_name { KS_NAME_MISSING, KS_NAME_UNIQUE, KS_NAME_SHARED };
+
+/* How many text symbols carry @name, and the address of a unique one. */
+static int ks_name_state(const char *name, enum ks_name *state,
+			 unsigned long *addr)
 {
-	u64 h = ks_hash(plain, strlen(plain));
+	struct ks_sym key = { .hash = ks_hash(name, strlen(name)) };
+	const struct ks_sym *hit;
+	size_t i;
 	int err;
 
 	lockdep_assert_held(&ks_lock);
@@ -351,7 +329,139 @@ static int ks_ambiguous(const char *plain, bool *shared)
 		if (err)
 			return err;
 	}
-	*shared = bsearch(&h, ks_dups, ks_ndups, sizeof(h), ks_cmp_u64);
+	*state = KS_NAME_MISSING;
+	*addr = 0;
+	hit = bsearch(&key, ks_syms, ks_nsyms, sizeof(key), ks_cmp_sym);
+	if (!hit)
+		return 0;
+	i = hit - ks_syms;
+	*state = (i > 0 && ks_syms[i - 1].hash == key.hash) ||
+		 (i + 1 < ks_nsyms && ks_syms[i + 1].hash == key.hash) ?
+		 KS_NAME_SHARED : KS_NAME_UNIQUE;
+	*addr = hit->addr;
+	return 0;
+}
+
+/*
+ * Does ftrace manage a function entry by this name (or at this address)?
+ * Asked of a fresh ftrace_ops that is never registered: ftrace_free_filter()
+ * frees its filter without forgetting it, so an ops serves one question.
+ */
+static bool ks_ftrace_entry(const char *name, unsigned long ip)
+{
+	struct ftrace_ops *ops;
+	char *buf = NULL;
+	int err = -ENOMEM;
+
+	ops = kzalloc(sizeof(*ops), GFP_KERNEL);
+	if (name)
+		buf = kstrdup(name, GFP_KERNEL);
+	if (ops && (buf || !name)) {
+		err = buf ? ftrace_set_filter(ops, buf, strlen(buf), 1) :
+			    ftrace_set_filter_ip(ops, ip, 0, 1);
+		ftrace_free_filter(ops);
+	}
+	kfree(buf);
+	kfree(ops);
+	return !err;
+}
+
+static int ks_not_entry(const char *sym, const char *what,
+			const struct ks_actor *who)
+{
+	ks_audit(who,
+		 "%s refused: %s is not a function entry that ftrace manages (an assembly, notrace, __init/__exit or non-entry symbol); target the C function that calls it",
+		 sym, what);
+	return -EINVAL;
+}
+
+/* name@0x<address>: the entry of the function of that name. */
+static int ks_prepare_addr(struct kprobe *kp, const char *sym,
+			   const char *plain, const char *at,
+			   const struct ks_actor *who)
+{
+	char found[KSYM_SYMBOL_LEN];
+	unsigned long addr;
+	size_t len = strlen(plain);
+
+	if (strncmp(at + 1, "0x", 2) || kstrtoul(at + 3, 16, &addr) ||
+	    at == sym) {
+		ks_audit(who,
+			 "%s refused: a qualified name is <name>@0x<address>, the address /proc/kallsyms gives for it",
+			 sym);
+		return -EINVAL;
+	}
+	sprint_symbol(found, addr);
+	if (strncmp(found, plain, len) || strncmp(found + len, "+0x0/", 5)) {
+		ks_audit(who,
+			 "%s refused: the function at that address is %s, not the entry of %s; take the address from /proc/kallsyms",
+			 sym, found, plain);
+		return -EINVAL;
+	}
+	if (!ks_ftrace_entry(NULL, addr))
+		return ks_not_entry(sym, found, who);
+	kp->addr = (kprobe_opcode_t *)addr;
+	kp->symbol_name = NULL;
+	return 0;
+}
+
+/*
+ * Judge the name as the operator wrote it and fill @kp, before any probe
+ * exists: only a name kallsyms has once, whose function ftrace manages,
+ * is ever registered (see ks_syms).  @sym must outlive the probe.  Under
+ * ks_lock.
+ */
+int ks_target_prepare(struct kprobe *kp, char *sym, const char *verb,
+		      const struct ks_actor *who)
+{
+	char base[KSYM_NAME_LEN], plain[KSYM_NAME_LEN];
+	const char *colon, *at = strchr(sym, '@');
+	enum ks_name state, bare;
+	unsigned long addr, bare_addr;
+	int err;
+
+	ks_base(sym, base, sizeof(base));
+	ks_plain(sym, plain, sizeof(plain));
+	if (strstr(plain, ".cold")) {
+		ks_audit(who,
+			 "%s refused: %s is a .cold fragment of %s, not a function entry; target %s itself",
+			 sym, plain, base, base);
+		return -EINVAL;
+	}
+	colon = strchr(plain, ':');
+	if (at)
+		return ks_prepare_addr(kp, sym, colon ? colon + 1 : plain, at, who);
+
+	err = ks_name_state(plain, &state, &addr);
+	bare = state;
+	if (!err && colon)
+		err = ks_name_state(colon + 1, &bare, &bare_addr);
+	if (err) {
+		ks_audit(who,
+			 "%s refused: cannot read /proc/kallsyms to judge the name: %d",
+			 sym, err);
+		return err;
+	}
+	if (state == KS_NAME_MISSING) {
+		ks_audit(who,
+			 "%s %s refused: no such symbol (is its module loaded?)",
+			 verb, sym);
+		return -ENOENT;
+	}
+	if (state == KS_NAME_SHARED || bare == KS_NAME_SHARED) {
+		ks_audit(who,
+			 "%s refused: several functions are named %s; qualify it as %s@0x<address> with the address /proc/kallsyms gives for the one you mean%s",
+			 sym, colon ? colon + 1 : plain, colon ? colon + 1 : plain,
+			 colon ? "" : " (or as <module>:name if only one is in that module)");
+		return -ENOTUNIQ;
+	}
+	/*
+	 * By address where kallsyms shows it: an alias (__x64_sys_getuid is
+	 * __do_sys_getuid) is not the name ftrace knows the function by.
+	 */
+	if (!ks_ftrace_entry(addr ? NULL : colon ? colon + 1 : plain, addr))
+		return ks_not_entry(sym, plain, who);
+	kp->symbol_name = sym;
 	return 0;
 }
 
@@ -362,49 +472,13 @@ static int ks_ambiguous(const char *plain, bool *shared)
 int ks_target_check(struct kprobe *kp, const char *sym,
 		    const struct ks_actor *who)
 {
-	unsigned long addr = (unsigned long)kp->addr;
-	char found[KSYM_SYMBOL_LEN], plain[KSYM_NAME_LEN];
-	bool shared;
-	const char *at = strchr(sym, '@');
-	int err;
-
-	if (within_module(addr, THIS_MODULE)) {
+	if (within_module((unsigned long)kp->addr, THIS_MODULE)) {
 		ks_audit(who,
 			 "%s refused: it is killswitch's own code (%pS); the module never targets itself",
 			 sym, kp->addr);
 		return -EPERM;
 	}
-	if (!ks_arch_function_entry(kp)) {
-		ks_audit(who,
-			 "%s refused: %pS is not a function entry that ftrace manages (an assembly, notrace or non-entry symbol); target the C function that calls it",
-			 sym, kp->addr);
-		return -EINVAL;
-	}
-	ks_plain(sym, plain, sizeof(plain));
-	if (at) {
-		/* name@0xaddr: the function there must carry that name. */
-		sprint_symbol(found, addr);
-		if (strncmp(found, plain, strlen(plain)) ||
-		    strncmp(found + strlen(plain), "+0x0/", 5)) {
-			ks_audit(who,
-				 "%s refused: the function at that address is %s, not the entry of %s; take the address from /proc/kallsyms",
-				 sym, found, plain);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	err = ks_ambiguous(plain, &shared);
-	if (err) {
-		ks_audit(who,
-			 "%s refused: cannot read /proc/kallsyms to tell whether the name is unique: %d",
-			 sym, err);
-		return err;
-	}
-	if (shared) {
-		ks_audit(who,
-			 "%s refused: several functions are named %s (the first is %pS); qualify it as <module>:%s or as %s@0x<address> with the address from /proc/kallsyms",
-			 sym, plain, kp->addr, plain, plain);
-		return -ENOTUNIQ;
-	}
+	if (!ks_arch_function_entry(kp))
+		return ks_not_entry(sym, "the probed address", who);
 	return 0;
 }

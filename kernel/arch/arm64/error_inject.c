@@ -24,12 +24,6 @@ void ks_override_function_with_return(struct pt_regs *regs)
 
 NOKPROBE_SYMBOL(ks_override_function_with_return);
 
-/* No jump optimisation on arm64: a plain breakpoint probe is safe to register. */
-unsigned long ks_arch_probe_flags(void)
-{
-	return 0;
-}
-
 /*
  * arm64 kprobes do not sit on ftrace sites (no KPROBES_ON_FTRACE): the
  * probe is a BRK at the first instruction.  A function entry is then a
