@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/kmod"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
 	"github.com/killswitch/killswitch/internal/preflight"
@@ -211,17 +209,7 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Kernel() policy.Kernel { return a.kernel }
 
 // Modprobe loads a kernel module with modprobe(8).
-func Modprobe(ctx context.Context, module string) error {
-	out, err := exec.CommandContext(ctx, "modprobe", module).CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if msg == "" {
-			msg = "no output"
-		}
-		return fmt.Errorf("modprobe %s: %w: %s", module, err, msg)
-	}
-	return nil
-}
+func Modprobe(ctx context.Context, module string) error { return kmod.Modprobe(ctx, module) }
 
 // Run applies the policy and keeps it applied until ctx ends. Stopping the
 // agent changes nothing in the kernel: mitigations stay engaged.
@@ -322,7 +310,7 @@ func (a *Agent) waitModule(ctx context.Context) {
 // it the policy. It reports whether the policy changed. An invalid file
 // changes nothing: the last valid policy stays.
 func (a *Agent) readPolicy(why string) bool {
-	data, err := os.ReadFile(a.cfg.PolicyPath)
+	data, err := policy.ReadFile(a.cfg.PolicyPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("%w (write one, even with entries: [], to start; nothing is changed meanwhile)", err)

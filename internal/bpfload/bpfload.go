@@ -118,10 +118,16 @@ type System interface {
 	EnsureBPFFS(dir string) error
 }
 
-// Load loads the kprobe program of req.Object, attaches it to req.Symbol and
+// Load loads the kprobe program of req.Object (see OpenObject for what it
+// must be), attaches it to req.Symbol and
 // pins the link. Nothing is left behind on failure: no pin, no attachment.
 func Load(sys System, req Request) (Result, error) {
-	spec, err := ebpf.LoadCollectionSpec(req.Object)
+	f, err := OpenObject(req.Object, objectOwner)
+	if err != nil {
+		return Result{}, fmt.Errorf("read BPF object %s: %w", req.Object, err)
+	}
+	defer f.Close()
+	spec, err := ebpf.LoadCollectionSpecFromReader(f)
 	if err != nil {
 		return Result{}, fmt.Errorf("read BPF object %s: %w", req.Object, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -85,7 +84,7 @@ func thisKernel() (policy.Kernel, error) {
 
 // validate prints the verdict on one file and reports whether it is valid.
 func validate(w io.Writer, path string, k *policy.Kernel, now time.Time) bool {
-	data, err := os.ReadFile(path)
+	data, err := policy.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(w, "%s: cannot read: %v\n", path, err)
 		return false

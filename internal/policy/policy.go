@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/killswitch/killswitch/internal/kmod"
 	"github.com/killswitch/killswitch/internal/ksfs"
 )
 
@@ -370,9 +371,8 @@ func (p *parser) strings(n *yaml.Node, path string, oneOK bool) ([]*yaml.Node, b
 }
 
 var (
-	cveRE    = regexp.MustCompile(`^(?i:cve)-[0-9]{4}-[0-9]{4,7}$`)
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
-	moduleRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cveRE  = regexp.MustCompile(`^(?i:cve)-[0-9]{4}-[0-9]{4,7}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 )
 
 // rawEntry is an entry as written, before CVE resolution.
@@ -506,8 +506,8 @@ func (p *parser) entry(n *yaml.Node, path string) *rawEntry {
 			}
 		case "module":
 			if s, ok := p.str(v, fpath); ok {
-				if len(s) > maxName || !moduleRE.MatchString(s) {
-					p.problem(v, fpath, "%q is not a kernel module name", s)
+				if err := kmod.ValidateName(s); err != nil {
+					p.problem(v, fpath, "%v", err)
 				}
 				r.module = s
 			}
