@@ -1,4 +1,4 @@
-package bpfload
+package rootfile
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestOpenObject(t *testing.T) {
+func TestOpen(t *testing.T) {
 	dir := t.TempDir()
 	me := os.Getuid()
 	good := filepath.Join(dir, "good.bpf.o")
@@ -49,20 +49,20 @@ func TestOpenObject(t *testing.T) {
 		{"fifo", fifo, me, "named pipe"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := OpenObject(tc.path, tc.owner)
+			f, err := Open("BPF object", tc.path, tc.owner)
 			if tc.want == "" {
 				if err != nil {
-					t.Fatalf("OpenObject = %v", err)
+					t.Fatalf("Open = %v", err)
 				}
 				f.Close()
 				return
 			}
 			if err == nil {
 				f.Close()
-				t.Fatalf("OpenObject(%s) succeeded, want %q", tc.path, tc.want)
+				t.Fatalf("Open(%s) succeeded, want %q", tc.path, tc.want)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("OpenObject(%s) = %v, want %q", tc.path, err, tc.want)
+				t.Fatalf("Open(%s) = %v, want %q", tc.path, err, tc.want)
 			}
 		})
 	}
@@ -87,8 +87,8 @@ func TestTrustedObjectOnDescriptor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := trustedObject(p, fi, os.Getuid()); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
-		t.Fatalf("trustedObject after chmod = %v", err)
+	if err := Check("BPF object", p, fi, os.Getuid()); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("Check after chmod = %v", err)
 	}
 }
 
