@@ -77,6 +77,10 @@ type Target struct {
 	Probe time.Duration
 	// Module holds the symbol, if known.
 	Module string
+	// CatalogModules are the modules the catalog entry of a CVE target
+	// names (its own Module among them): what the trust policy lets it
+	// load. Empty for symbol entries.
+	CatalogModules []string
 	// Load has the agent modprobe Module when it is not loaded, so the
 	// engagement is in place before anything loads the module on demand.
 	Load bool
@@ -655,6 +659,11 @@ func (p *parser) resolveEntry(r *rawEntry) *Entry {
 		t := Target{
 			Entry: e.Name, CVE: r.cve, Symbol: a.Symbol, Verb: a.Verb, Retval: a.Retval, Filters: a.Filters,
 			Probe: a.Probe, Module: a.Module, Load: r.load, Force: r.force, Adopt: r.adopt, Expires: r.expires,
+		}
+		for _, mod := range append([]string{a.Module}, m.Modules...) {
+			if mod != "" && !slices.Contains(t.CatalogModules, mod) {
+				t.CatalogModules = append(t.CatalogModules, mod)
+			}
 		}
 		if r.hasVerb {
 			t.Verb = r.verb
