@@ -19,6 +19,7 @@ import (
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/ksfs/ksfstest"
 	"github.com/killswitch/killswitch/internal/policy"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // env is an agent on a fake host with the fake module.
@@ -35,6 +36,11 @@ type env struct {
 	reg       *prometheus.Registry
 	a         *Agent
 	catalog   policy.Catalog
+	// trust is the node's trust policy; newEnv sets LevelAny, so the
+	// tests of the mechanism may name test symbols (trust_test.go tests
+	// the levels).
+	trust trust.Rules
+	keys  trust.Keys
 }
 
 const testHeader = "apiVersion: killswitch/v1\nkind: Policy\n"
@@ -46,7 +52,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, m: m, c: ksfs.New(m), root: root, now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, m: m, c: ksfs.New(m), root: root, now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC),
+		trust: trust.Rules{Level: trust.LevelAny}}
 	e.policy = filepath.Join(t.TempDir(), "policy.yaml")
 	e.stateDir = t.TempDir()
 	e.write("/proc/sys/kernel/osrelease", "6.1.0-56-amd64\n")
@@ -68,6 +75,8 @@ func (e *env) start() {
 		StateDir:   e.stateDir,
 		FS:         e.m,
 		Catalog:    e.catalog,
+		Trust:      e.trust,
+		Keys:       e.keys,
 		LoadModule: true,
 		Modprobe: func(_ context.Context, name string) error {
 			e.modprobes = append(e.modprobes, name)

@@ -12,6 +12,7 @@ import (
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
 	"github.com/killswitch/killswitch/internal/preflight"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // pass is one reconcile: it reads the module once, then converges each
@@ -29,6 +30,9 @@ type pass struct {
 	inst  uint64
 	host  *preflight.Host
 	dirty bool
+	// refused are this pass's trust refusals: the policy's, and module
+	// loads refused on the way.
+	refused []trust.Refusal
 }
 
 // reconcile brings the kernel to the policy. It runs on the loop
@@ -67,6 +71,18 @@ func (p *pass) run() {
 			p.status(t, fromSkip(sk.Reason), sk.Detail)
 		}
 	}
+	// Entries the node's trust policy refuses are not applied at all;
+	// what the agent made of them before (under another trust level) is
+	// pruned like any target the policy no longer wants.
+	allowed := sel.Targets[:0:0]
+	for _, t := range sel.Targets {
+		if rs := a.refused[t.Entry]; len(rs) > 0 {
+			p.trustRefused(t, rs...)
+			continue
+		}
+		allowed = append(allowed, t)
+	}
+	sel.Targets = allowed
 
 	if !a.client.Loaded() {
 		if len(sel.Targets) > 0 && a.cfg.LoadModule {
@@ -409,12 +425,17 @@ func (p *pass) ready(t policy.Target) bool {
 	return false
 }
 
-// loadTarget loads the module holding a target, if the entry says so.
+// loadTarget loads the module holding a target, if the entry says so and
+// the node's trust policy allows it.
 func (p *pass) loadTarget(t policy.Target, module string) bool {
 	a := p.a
 	if !t.Load {
 		p.status(t, StateWaiting, fmt.Sprintf("module %s, which holds %s, is not loaded: the agent engages %s as soon as it is (load: true loads it now)",
 			module, t.Symbol, t.Symbol))
+		return false
+	}
+	if err := a.cfg.Trust.ModuleLoad(t, module); err != nil {
+		p.trustRefused(t, trust.Refusal{Entry: t.Entry, Symbol: t.Symbol, Reason: trust.ReasonModule, Message: err.Error()})
 		return false
 	}
 	err := p.modprobe(module)
@@ -526,6 +547,17 @@ func (p *pass) prune(desired map[string]bool, sel *policy.Selection) {
 	}
 }
 
+// trustRefused reports a target the node's trust policy refuses.
+func (p *pass) trustRefused(t policy.Target, rs ...trust.Refusal) {
+	var why []string
+	for _, r := range rs {
+		why = append(why, r.Message)
+	}
+	p.refused = append(p.refused, rs...)
+	p.errs["trust"]++
+	p.status(t, StateRefused, "this node's trust policy refuses it: "+strings.Join(why, "; "))
+}
+
 // status records where a target stands.
 func (p *pass) status(t policy.Target, s TargetState, reason string) {
 	p.statuses.set(Status{Entry: t.Entry, Symbol: t.Symbol, State: s, Reason: reason})
@@ -597,6 +629,7 @@ func (a *Agent) publish(p *pass, why string, took time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.view.statuses = p.statuses.sorted()
+	a.view.refused = p.refused
 	a.view.owned = owned
 	a.view.lastReconcile = a.cfg.Now()
 	a.view.applied = applied

@@ -126,11 +126,9 @@ func (ks Keys) names() string {
 }
 
 // LoadKeys reads the public keys (*.pub) in dir: the directory and each
-// key must be root's and writable by no one else, since whoever can add a
-// key can sign policies.
-func LoadKeys(dir string) (Keys, error) { return loadKeys(dir, rootfile.Root) }
-
-func loadKeys(dir string, owner int) (Keys, error) {
+// key must be owner's (rootfile.Root for the agent) and writable by no one
+// else, since whoever can add a key can sign policies.
+func LoadKeys(dir string, owner int) (Keys, error) {
 	fi, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("policy-signing keys: %w", err)
@@ -138,7 +136,7 @@ func loadKeys(dir string, owner int) (Keys, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("policy-signing keys %s: not a directory (pass the directory holding the .pub files)", dir)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != owner || fi.Mode().Perm()&0o022 != 0 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); owner != rootfile.AnyOwner && (!ok || int(st.Uid) != owner || fi.Mode().Perm()&0o022 != 0) {
 		return nil, fmt.Errorf("policy-signing keys %s: the directory must be root's and writable by no one else, since whoever adds a key can sign policies (chown root %s; chmod go-w %s)", dir, dir, dir)
 	}
 	ents, err := os.ReadDir(dir)

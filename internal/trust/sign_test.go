@@ -92,15 +92,15 @@ func TestLoadKeys(t *testing.T) {
 		{badKey, "not a killswitch-ed25519 file"},
 		{filepath.Join(good, "a.pub"), "not a directory"},
 	} {
-		ks, err := loadKeys(tc.dir, me)
+		ks, err := LoadKeys(tc.dir, me)
 		if tc.want == "" {
 			if err != nil || len(ks) != 1 || ks[0].Name != "a.pub" {
-				t.Errorf("loadKeys(%s) = %v, %v", tc.dir, ks, err)
+				t.Errorf("LoadKeys(%s) = %v, %v", tc.dir, ks, err)
 			}
 			continue
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("loadKeys(%s) = %v, want %q", tc.dir, err, tc.want)
+			t.Errorf("LoadKeys(%s) = %v, want %q", tc.dir, err, tc.want)
 		}
 	}
 }

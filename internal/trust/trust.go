@@ -181,13 +181,9 @@ func (a *Allowlist) Module(module string) bool {
 	return a != nil && a.modules[strings.ReplaceAll(module, "-", "_")]
 }
 
-// LoadAllowlist reads the allowlist at path, which must be a root-owned
-// file no one else may write (rootfile.Open).
-func LoadAllowlist(path string) (*Allowlist, error) {
-	return loadAllowlist(path, rootfile.Root)
-}
-
-func loadAllowlist(path string, owner int) (*Allowlist, error) {
+// LoadAllowlist reads the allowlist at path, which must be a file of owner
+// (rootfile.Root for the agent) that no one else may write (rootfile.Open).
+func LoadAllowlist(path string, owner int) (*Allowlist, error) {
 	f, err := rootfile.Open("trust allowlist", path, owner)
 	if err != nil {
 		return nil, err

@@ -130,15 +130,15 @@ func TestLoadAllowlistOwnership(t *testing.T) {
 		{loose, me, "chmod go-w"},
 		{filepath.Join(dir, "missing"), me, "no such file"},
 	} {
-		a, err := loadAllowlist(tc.path, tc.owner)
+		a, err := LoadAllowlist(tc.path, tc.owner)
 		if tc.want == "" {
 			if err != nil || !a.Symbol("f") {
-				t.Errorf("loadAllowlist(%s) = %v", tc.path, err)
+				t.Errorf("LoadAllowlist(%s) = %v", tc.path, err)
 			}
 			continue
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("loadAllowlist(%s) = %v, want %q", tc.path, err, tc.want)
+			t.Errorf("LoadAllowlist(%s) = %v, want %q", tc.path, err, tc.want)
 		}
 	}
 }
