@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -207,4 +208,36 @@ func TestSignedPolicy(t *testing.T) {
 	sign()
 	e.expect("statuses re-signed", e.reconcile(), "ks_test_vuln/ks_test_vuln=engaged")
 	e.expect("module re-signed", e.engaged(), "engage ks_test_vuln 1 [engaged]")
+}
+
+// A module that pre-flight finds missing while engaging is loaded only if
+// the trust rules allow it, like the entry's own module.
+func TestTrustModuleLoadOnTheWay(t *testing.T) {
+	e := newEnv(t)
+	e.trust = trust.Rules{}
+	e.start()
+	e.setPolicy("1", "entries: []\n")
+	e.reconcile()
+	cve := policy.Target{Entry: "CVE-2026-00001", CVE: "CVE-2026-00001", Symbol: "ks_test_bool", Load: true, CatalogModules: []string{"ks_cat_mod"}}
+	for _, tc := range []struct {
+		module string
+		ok     bool
+	}{
+		{"ks_cat_mod", true},
+		{"vulnerable_mod", false},
+	} {
+		e.modprobes = nil
+		p := &pass{a: e.a, ctx: context.Background(), log: e.a.log, pol: e.a.pol, statuses: statusSet{}, errs: map[string]int{}}
+		got := p.loadTarget(cve, tc.module)
+		if got != tc.ok || (len(e.modprobes) == 1) != tc.ok {
+			t.Errorf("loadTarget(%s) = %v, modprobes %v; want %v", tc.module, got, e.modprobes, tc.ok)
+		}
+		if !tc.ok {
+			st := p.statuses.sorted()
+			if len(st) != 1 || st[0].State != StateRefused || !strings.Contains(st[0].Reason, "loading module vulnerable_mod is not allowed") ||
+				len(p.refused) != 1 || p.refused[0].Reason != trust.ReasonModule {
+				t.Errorf("refusal not reported: %+v %+v", st, p.refused)
+			}
+		}
+	}
 }
