@@ -16,6 +16,7 @@ import (
 
 	"github.com/killswitch/killswitch/internal/agent"
 	"github.com/killswitch/killswitch/internal/ksfs/ksfstest"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // TestAlerts parses the alerting rules as Prometheus does (rule file
@@ -62,7 +63,7 @@ func TestAlerts(t *testing.T) {
 			})
 		}
 	}
-	for _, want := range []string{"KillswitchEngagedFunctionCalled", "KillswitchPolicyNotApplied", "KillswitchPolicyRejected"} {
+	for _, want := range []string{"KillswitchEngagedFunctionCalled", "KillswitchPolicyNotApplied", "KillswitchPolicyRejected", "KillswitchPolicyRefusedByTrust"} {
 		if !seen[want] {
 			t.Errorf("no %s alert", want)
 		}
@@ -89,7 +90,9 @@ func agentMetrics(t *testing.T) []string {
 	pol := filepath.Join(t.TempDir(), "policy.yaml")
 	os.WriteFile(pol, []byte("apiVersion: killswitch/v1\nkind: Policy\nversion: t\nentries:\n  - {symbol: f, retval: -1}\n"), 0o644)
 	reg := prometheus.NewRegistry()
-	a, err := agent.New(agent.Config{PolicyPath: pol, StateDir: t.TempDir(), FS: m, Registerer: reg,
+	// --trust=any: the test engages a test symbol, so that every
+	// engagement metric is exported.
+	a, err := agent.New(agent.Config{PolicyPath: pol, StateDir: t.TempDir(), FS: m, Registerer: reg, Trust: trust.Rules{Level: trust.LevelAny},
 		Modprobe: func(context.Context, string) error { return nil }, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

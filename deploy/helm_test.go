@@ -106,6 +106,9 @@ func TestHelmTemplate(t *testing.T) {
 			if o.daemonSets[0].Spec.Template.Annotations["killswitch.io/policy-sha256"] == "" {
 				t.Error("rolling policy rollout without the policy checksum on the pods")
 			}
+			if args := strings.Join(o.daemonSets[0].Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--trust=catalog") || strings.Contains(args, "--trust-keys") {
+				t.Errorf("default args %q: want --trust=catalog and no keys", args)
+			}
 		}},
 		{"service monitor", []string{"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.labels.release=prom"}, func(t *testing.T, o *objects) {
 			if len(o.serviceMonitors) != 1 || len(o.services) != 1 {
@@ -139,6 +142,18 @@ func TestHelmTemplate(t *testing.T) {
 			}
 			if v := o.daemonSets[0].Spec.Template.Spec.Volumes[0]; v.ConfigMap == nil || v.ConfigMap.Name != "ops-policy" {
 				t.Errorf("policy volume %+v", v)
+			}
+		}},
+		{"trust level, allowlist and keys from the node", []string{"--set", "trust.level=allowlist", "--set", "trust.allowlist=/etc/killswitch/allowlist",
+			"--set", "trust.keysDir=/etc/killswitch/keys", "--set", "policySignature=c2ln"}, func(t *testing.T, o *objects) {
+			args := strings.Join(o.daemonSets[0].Spec.Template.Spec.Containers[0].Args, " ")
+			for _, want := range []string{"--trust=allowlist", "--trust-allowlist=/etc/killswitch-node/allowlist", "--trust-keys=/etc/killswitch-keys"} {
+				if !strings.Contains(args, want) {
+					t.Errorf("args %q lack %s", args, want)
+				}
+			}
+			if o.configMaps[0].Data["policy.yaml.sig"] != "c2ln" {
+				t.Errorf("ConfigMap data %v lacks the signature", o.configMaps[0].Data)
 			}
 		}},
 		{"policy as values", []string{"--set", "policy.version=7", "--set-json", `policy.entries=[{"symbol":"af_alg_sendmsg","retval":-1,"module":"af_alg","load":true,"expires":"2027-01-01T00:00:00Z"}]`}, func(t *testing.T, o *objects) {
@@ -179,6 +194,7 @@ func TestHelmRejects(t *testing.T) {
 		{"--set", "policy.apiVersion=killswitch/v2"},
 		{"--set", "logFormat=xml"},
 		{"--set", "metrics.prot=1"},
+		{"--set", "trust.level=all"},
 	} {
 		out, err := runHelm(t, append([]string{"template", "ks", chart}, args...)...)
 		if err == nil {

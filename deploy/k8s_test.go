@@ -148,7 +148,7 @@ func checkAgent(t *testing.T, objs *objects) {
 		t.Errorf("/etc/killswitch is not the policy ConfigMap (mounted: %v)", mounts)
 	}
 	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"--policy=/etc/killswitch/policy.yaml", "--state-dir=/run/killswitchd", "--metrics-address="} {
+	for _, want := range []string{"--policy=/etc/killswitch/policy.yaml", "--state-dir=/run/killswitchd", "--metrics-address=", "--trust="} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %s", args, want)
 		}
@@ -158,6 +158,30 @@ func checkAgent(t *testing.T, objs *objects) {
 	}
 	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
 		t.Error("no /healthz liveness probe")
+	}
+	// Readiness must fail on a rejected policy or a trust refusal, which
+	// only /readyz reports.
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("no /readyz readiness probe")
+	}
+	// The trust policy's files come from the node, never from the
+	// ConfigMap its editors can change.
+	for _, a := range c.Args {
+		for _, flag := range []string{"--trust-keys=", "--trust-allowlist="} {
+			path, ok := strings.CutPrefix(a, flag)
+			if !ok {
+				continue
+			}
+			vol := ""
+			for _, m := range c.VolumeMounts {
+				if path == m.MountPath || strings.HasPrefix(path, m.MountPath+"/") {
+					vol = m.Name
+				}
+			}
+			if _, host := hostPaths[vol]; !host {
+				t.Errorf("%s%s is not on a hostPath volume (volume %q): the policy's editors could change it", flag, path, vol)
+			}
+		}
 	}
 	for _, cm := range objs.configMaps {
 		data, ok := cm.Data["policy.yaml"]

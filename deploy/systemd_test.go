@@ -26,6 +26,7 @@ func TestSystemdUnit(t *testing.T) {
 		"ReadWritePaths=/run/killswitchd\n",
 		"NoNewPrivileges=yes\n",
 		"RuntimeDirectoryPreserve=yes\n",
+		" --trust=catalog\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("%s lacks %q", unit, strings.TrimSpace(want))

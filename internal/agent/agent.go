@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/kmod"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
 	"github.com/killswitch/killswitch/internal/preflight"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // ModuleName is the kernel module the agent loads when it is absent.
@@ -75,6 +74,12 @@ type Config struct {
 	Now func() time.Time
 	// Registerer receives the agent's metrics; nil for none.
 	Registerer prometheus.Registerer
+	// Trust bounds what the policy may ask of this node (the zero value:
+	// trust.LevelCatalog). It comes from the node, never the policy.
+	Trust trust.Rules
+	// Keys, when not empty, must have signed the policy: an unsigned or
+	// badly signed policy is refused like an invalid one.
+	Keys trust.Keys
 	// Events, when not nil, replaces the host's watchers (policy file,
 	// module uevents): tests send on it to trigger reconciles.
 	Events <-chan Event
@@ -111,6 +116,10 @@ type Agent struct {
 	statuses   statusSet
 	failures   map[string]string
 	nextExpiry time.Time
+	// refused holds the trust refusals of the policy in force, by entry.
+	refused map[string][]trust.Refusal
+	// signedBy names the key that signed the policy in force.
+	signedBy string
 	// reported is the policy version and outcome last logged.
 	reported string
 	// host is pre-flight's view of the kernel, kept while in use.
@@ -138,8 +147,16 @@ type view struct {
 	// policyVersion is the valid policy in force, loaded at loadedAt.
 	policyVersion string
 	loadedAt      time.Time
-	// policyValid: the file parsed when last read.
-	policyValid bool
+	// policyValid: the file parsed (and its signature held) when last
+	// read; policyProblem says why not.
+	policyValid   bool
+	policyProblem string
+	// signatureValid: the policy last read carried a good signature
+	// (only meaningful with keys).
+	signatureValid bool
+	// refused are the trust refusals of the policy in force, and of
+	// module loads in the last reconcile.
+	refused []trust.Refusal
 	// applied: the last reconcile met every applicable target without
 	// a problem; appliedVersion was first so at appliedAt.
 	applied        bool
@@ -177,6 +194,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = policy.NoCatalog{}
 	}
+	if cfg.Trust.Level == "" {
+		cfg.Trust.Level = trust.LevelCatalog
+	}
+	if err := cfg.Trust.Validate(); err != nil {
+		return nil, fmt.Errorf("start agent: %w", err)
+	}
 	k, err := readKernel(cfg.FS)
 	if err != nil {
 		return nil, fmt.Errorf("start agent: %w", err)
@@ -192,11 +215,16 @@ func New(cfg Config) (*Agent, error) {
 		warned:    map[string]bool{},
 		statuses:  statusSet{},
 		failures:  map[string]string{},
+		refused:   map[string][]trust.Refusal{},
 	}
 	st, note := loadState(a.statePath, a.bootID)
 	a.st = st
 	if note != "" {
 		a.log.Warn(note)
+	}
+	if cfg.Trust.Level == trust.LevelAny {
+		a.log.Warn("trust level any: the policy may engage any function with any value and load any module, so whoever can edit it is root on this node (run with --trust=catalog or --trust=allowlist unless only root can edit the policy)",
+			"trust", cfg.Trust.Level)
 	}
 	a.metrics = newMetrics(a)
 	if cfg.Registerer != nil {
@@ -211,17 +239,7 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Kernel() policy.Kernel { return a.kernel }
 
 // Modprobe loads a kernel module with modprobe(8).
-func Modprobe(ctx context.Context, module string) error {
-	out, err := exec.CommandContext(ctx, "modprobe", module).CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if msg == "" {
-			msg = "no output"
-		}
-		return fmt.Errorf("modprobe %s: %w: %s", module, err, msg)
-	}
-	return nil
-}
+func Modprobe(ctx context.Context, module string) error { return kmod.Modprobe(ctx, module) }
 
 // Run applies the policy and keeps it applied until ctx ends. Stopping the
 // agent changes nothing in the kernel: mitigations stay engaged.
@@ -322,7 +340,7 @@ func (a *Agent) waitModule(ctx context.Context) {
 // it the policy. It reports whether the policy changed. An invalid file
 // changes nothing: the last valid policy stays.
 func (a *Agent) readPolicy(why string) bool {
-	data, err := os.ReadFile(a.cfg.PolicyPath)
+	data, err := policy.ReadFile(a.cfg.PolicyPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("%w (write one, even with entries: [], to start; nothing is changed meanwhile)", err)
@@ -330,11 +348,35 @@ func (a *Agent) readPolicy(why string) bool {
 		a.policyFailed(fmt.Errorf("read policy: %w", err), nil)
 		return false
 	}
-	sum := sha256.Sum256(data)
+	var sig []byte
+	if len(a.cfg.Keys) > 0 {
+		if sig, err = trust.ReadSignature(a.cfg.PolicyPath); err != nil {
+			a.policyFailed(err, data)
+			return false
+		}
+	}
+	h := sha256.New()
+	h.Write(data)
+	h.Write([]byte{0})
+	h.Write(sig)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	if a.polRead && sum == a.polHash {
 		return false
 	}
 	a.polRead, a.polHash = true, sum
+	signedBy := ""
+	if len(a.cfg.Keys) > 0 {
+		signedBy, err = a.cfg.Keys.Verify(data, sig)
+		a.mu.Lock()
+		a.view.signatureValid = err == nil
+		a.mu.Unlock()
+		if err != nil {
+			a.metrics.signatureErrors.Inc()
+			a.policyFailed(fmt.Errorf("policy signature (%s%s): %w", a.cfg.PolicyPath, trust.SigSuffix, err), data)
+			return false
+		}
+	}
 	pol, err := policy.Parse(data, a.cfg.Catalog)
 	if err != nil {
 		a.policyFailed(err, data)
@@ -342,6 +384,8 @@ func (a *Agent) readPolicy(why string) bool {
 	}
 	old := a.version()
 	a.pol = pol
+	a.signedBy = signedBy
+	a.judge(pol)
 	// The operator may have fixed what pre-flight refused: judge again.
 	for k, v := range a.verdicts {
 		if v.reason != "" {
@@ -350,21 +394,42 @@ func (a *Agent) readPolicy(why string) bool {
 	}
 	a.mu.Lock()
 	a.view.policyValid = true
+	a.view.policyProblem = ""
 	a.view.policyVersion = pol.Version
 	a.view.loadedAt = a.cfg.Now()
 	a.mu.Unlock()
 	delete(a.failures, "policy")
-	a.log.Info("policy loaded", "policy_version", pol.Version, "previous_version", old,
-		"entries", len(pol.Entries), "exclusive", pol.Exclusive, "file", a.cfg.PolicyPath, "trigger", why)
+	args := []any{"policy_version", pol.Version, "previous_version", old,
+		"entries", len(pol.Entries), "exclusive", pol.Exclusive, "file", a.cfg.PolicyPath, "trigger", why, "trust", a.cfg.Trust.Level}
+	if signedBy != "" {
+		args = append(args, "signed_by", signedBy)
+	}
+	a.log.Info("policy loaded", args...)
+	for _, rs := range a.refused {
+		for _, r := range rs {
+			a.log.Error("policy entry refused by this node's trust policy", "policy_version", pol.Version, "entry", r.Entry,
+				"symbol", r.Symbol, "reason", r.Reason, "trust", a.cfg.Trust.Level, "err", r.Message)
+		}
+	}
 	return true
+}
+
+// judge applies the node's trust rules to a new policy: refused entries
+// are not applied at all, whichever of their targets was refused.
+func (a *Agent) judge(pol *policy.Policy) {
+	a.refused = map[string][]trust.Refusal{}
+	for _, r := range a.cfg.Trust.Check(pol) {
+		a.refused[r.Entry] = append(a.refused[r.Entry], r)
+	}
 }
 
 func (a *Agent) policyFailed(err error, data []byte) {
 	a.metrics.policyErrors.Inc()
+	msg := err.Error()
 	a.mu.Lock()
 	a.view.policyValid = false
+	a.view.policyProblem = msg
 	a.mu.Unlock()
-	msg := err.Error()
 	if a.failures["policy"] == msg {
 		return
 	}

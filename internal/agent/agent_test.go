@@ -19,6 +19,7 @@ import (
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/ksfs/ksfstest"
 	"github.com/killswitch/killswitch/internal/policy"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // env is an agent on a fake host with the fake module.
@@ -35,6 +36,11 @@ type env struct {
 	reg       *prometheus.Registry
 	a         *Agent
 	catalog   policy.Catalog
+	// trust is the node's trust policy; newEnv sets LevelAny, so the
+	// tests of the mechanism may name test symbols (trust_test.go tests
+	// the levels).
+	trust trust.Rules
+	keys  trust.Keys
 }
 
 const testHeader = "apiVersion: killswitch/v1\nkind: Policy\n"
@@ -46,7 +52,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, m: m, c: ksfs.New(m), root: root, now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	e := &env{t: t, m: m, c: ksfs.New(m), root: root, now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC),
+		trust: trust.Rules{Level: trust.LevelAny}}
 	e.policy = filepath.Join(t.TempDir(), "policy.yaml")
 	e.stateDir = t.TempDir()
 	e.write("/proc/sys/kernel/osrelease", "6.1.0-56-amd64\n")
@@ -68,6 +75,8 @@ func (e *env) start() {
 		StateDir:   e.stateDir,
 		FS:         e.m,
 		Catalog:    e.catalog,
+		Trust:      e.trust,
+		Keys:       e.keys,
 		LoadModule: true,
 		Modprobe: func(_ context.Context, name string) error {
 			e.modprobes = append(e.modprobes, name)
@@ -494,12 +503,13 @@ func TestRestartKeepsOwnership(t *testing.T) {
 	e.expect("statuses after reboot", e.reconcile(), "ks_test_vuln/ks_test_vuln=held")
 }
 
+// A record the agent never completed (it died between the write and the
+// read-back of since) proves nothing: the engagement is left alone.
 func TestCrashBeforeReadBack(t *testing.T) {
 	e := newEnv(t)
-	// The agent wrote its intent and the command, then died.
 	st := newState("b00t")
-	st.Owned["ks_test_vuln"] = &owned{Entry: "ks_test_vuln", Shape: "engage ks_test_vuln -5", Verb: ksfs.VerbEngage,
-		Command: "engage ks_test_vuln -5", Intent: 100}
+	st.Owned["ks_test_vuln"] = &owned{Entry: "ks_test_vuln", Symbol: "ks_test_vuln", Retval: -5,
+		Shape: "engage ks_test_vuln -5", Verb: ksfs.VerbEngage, Command: "engage ks_test_vuln -5"}
 	if err := st.save(filepath.Join(e.stateDir, StateFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -508,10 +518,47 @@ func TestCrashBeforeReadBack(t *testing.T) {
 	}
 	e.start()
 	e.setPolicy("1", "entries:\n  - {symbol: ks_test_vuln, retval: -5}\n")
-	e.expect("statuses", e.reconcile(), "ks_test_vuln/ks_test_vuln=engaged")
+	e.expect("statuses", e.reconcile(), "ks_test_vuln/ks_test_vuln=held")
 	e.setPolicy("2", "entries: []\n")
 	e.reconcile()
-	e.expect("module", e.engaged(), "")
+	e.expect("module", e.engaged(), "engage ks_test_vuln -5 [engaged]")
+	e.logHas("never completed")
+}
+
+func TestOwnedOurs(t *testing.T) {
+	rec := owned{Symbol: "f", Retval: -5, Filter: "uid!=0", Shape: "engage f -5 uid!=0", Since: 120}
+	eng := ksfs.Engagement{Symbol: "f", State: ksfs.StateEngaged, Retval: -5, Filter: "uid!=0", Since: 120*time.Second + 300*time.Millisecond}
+	for _, tc := range []struct {
+		name string
+		rec  func(*owned)
+		eng  func(*ksfs.Engagement)
+		want bool
+	}{
+		{"all match", nil, nil, true},
+		{"probing still ours", nil, func(e *ksfs.Engagement) { e.State = ksfs.StateProbing }, true},
+		{"other since", nil, func(e *ksfs.Engagement) { e.Since = 121 * time.Second }, false},
+		{"other retval", nil, func(e *ksfs.Engagement) { e.Retval = 1 }, false},
+		{"other filters", nil, func(e *ksfs.Engagement) { e.Filter = "uid=1000" }, false},
+		{"observed now", nil, func(e *ksfs.Engagement) { e.State = ksfs.StateObserving }, false},
+		{"other symbol", nil, func(e *ksfs.Engagement) { e.Symbol = "g" }, false},
+		{"module does not say since", nil, func(e *ksfs.Engagement) { e.Since = 0 }, false},
+		{"record without since", func(o *owned) { o.Since = 0 }, nil, false},
+		{"record without symbol (old schema)", func(o *owned) { o.Symbol = "" }, nil, false},
+		{"record without shape", func(o *owned) { o.Shape = "" }, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, e := rec, eng
+			if tc.rec != nil {
+				tc.rec(&o)
+			}
+			if tc.eng != nil {
+				tc.eng(&e)
+			}
+			if got := o.ours(e); got != tc.want {
+				t.Errorf("ours() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestCVEEntries(t *testing.T) {

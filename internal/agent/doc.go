@@ -17,11 +17,19 @@
 //     (as the policy wants) or in conflict, unless the entry says adopt
 //     or the policy is exclusive.
 //
+// Before any of it, the node's trust policy (package trust, from the
+// command line, never the policy) judges each entry: entries it refuses
+// are not applied, and are logged, counted and fail readiness. With
+// signing keys, an unsigned or badly signed policy is rejected like an
+// invalid one.
+//
 // Ownership is recorded in a state file (owned.json in a runtime
-// directory): the module's since timestamp tells the agent's engagement
-// from a later one of the same symbol, and the boot id forgets a previous
-// boot's. The intent is written before each engagement, so a crash
-// between the write and the record does not orphan it.
+// directory): the symbol, retval, filters and the module's since
+// timestamp of each engagement the agent made; an engagement is the
+// agent's only if all of them match, and the boot id forgets a previous
+// boot's. A record the agent could not complete (a crash between the
+// write and reading since back) proves nothing: that engagement is left
+// alone, never taken over.
 //
 // Passes run at start, when the policy file changes (fsnotify, debounced),
 // when a module is loaded or removed (kernel uevents: a reloaded

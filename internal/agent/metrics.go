@@ -7,12 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/killswitch/killswitch/internal/ksfs"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 const namespace = "killswitch"
 
 // Reasons counted by killswitch_agent_reconcile_errors_total.
-var errorReasons = []string{"policy", "module", "read", "state", "disengage",
+var errorReasons = []string{"policy", "module", "read", "state", "disengage", "trust",
 	string(StateRefused), string(StateConflict), string(StateAborted), string(StateFailed)}
 
 // metrics are the agent's Prometheus metrics. Counters it keeps itself;
@@ -26,6 +27,7 @@ type metrics struct {
 	duration        prometheus.Histogram
 	actions         *prometheus.CounterVec
 	policyErrors    prometheus.Counter
+	signatureErrors prometheus.Counter
 
 	moduleLoaded, lockdown, kernel                   *prometheus.Desc
 	hits, passed, missed, state, retval, since, left *prometheus.Desc
@@ -33,6 +35,7 @@ type metrics struct {
 	polInfo, polValid, polLoaded                     *prometheus.Desc
 	polApplied, polAppliedAt, entryState             *prometheus.Desc
 	owned, lastReconcile, build                      *prometheus.Desc
+	trustLevel, refused, sigValid                    *prometheus.Desc
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -51,6 +54,8 @@ func newMetrics(a *Agent) *metrics {
 			Help: "Changes the agent made or tried: engage, tryengage, observe, set_retval, disengage, modprobe."}, []string{"action", "result"}),
 		policyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "policy", Name: "load_errors_total",
 			Help: "Reads of the policy file that failed or found it invalid (the last valid policy stays in force)."}),
+		signatureErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "policy", Name: "signature_errors_total",
+			Help: "Reads of the policy that found it unsigned or badly signed while this node requires a signature (nothing changes)."}),
 
 		moduleLoaded: desc("module_loaded", "1 if the killswitch module's securityfs interface is present."),
 		lockdown:     desc("lockdown_level", "The kernel lockdown level: 1 for the active one.", "level"),
@@ -73,7 +78,10 @@ func newMetrics(a *Agent) *metrics {
 		owned:        desc("agent_owned_engagements", "Engagements the agent made and answers for."),
 		lastReconcile: desc("agent_last_reconcile_timestamp_seconds",
 			"When the last reconcile pass ended."),
-		build: desc("agent_build_info", "The agent's build.", "goversion"),
+		build:      desc("agent_build_info", "The agent's build.", "goversion"),
+		trustLevel: desc("agent_trust_level", "The node's trust level for the policy (--trust): 1 for the one in force. any means whoever edits the policy is root on the node.", "level"),
+		refused:    desc("policy_refused_entries", "Targets of the policy in force that this node's trust policy refuses (not applied), by reason: raw-symbol, retval, module.", "reason"),
+		sigValid:   desc("policy_signature_valid", "1 if the policy last read carried a good signature by one of the node's keys (only with --trust-keys)."),
 	}
 	for _, r := range errorReasons {
 		m.reconcileErrors.WithLabelValues(r)
@@ -82,7 +90,7 @@ func newMetrics(a *Agent) *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.reconciles, m.reconcileErrors, m.duration, m.actions, m.policyErrors, m} {
+	for _, c := range []prometheus.Collector{m.reconciles, m.reconcileErrors, m.duration, m.actions, m.policyErrors, m.signatureErrors, m} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -102,7 +110,7 @@ func (m *metrics) action(name string, err error) {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.moduleLoaded, m.lockdown, m.kernel, m.hits, m.passed, m.missed, m.state, m.retval,
 		m.since, m.left, m.engInfo, m.bpfInfo, m.polInfo, m.polValid, m.polLoaded, m.polApplied, m.polAppliedAt, m.entryState,
-		m.owned, m.lastReconcile, m.build} {
+		m.owned, m.lastReconcile, m.build, m.trustLevel, m.refused, m.sigValid} {
 		ch <- d
 	}
 }
@@ -184,6 +192,19 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(m.owned, float64(len(v.owned)))
+	for _, l := range trust.Levels {
+		gauge(m.trustLevel, b2f(a.cfg.Trust.Level == l), string(l))
+	}
+	byReason := map[string]int{}
+	for _, r := range v.refused {
+		byReason[r.Reason]++
+	}
+	for _, r := range trust.Reasons {
+		gauge(m.refused, float64(byReason[r]), r)
+	}
+	if len(a.cfg.Keys) > 0 {
+		gauge(m.sigValid, b2f(v.signatureValid))
+	}
 	gauge(m.lastReconcile, unix(v.lastReconcile))
 }
 

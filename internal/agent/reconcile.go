@@ -12,6 +12,7 @@ import (
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
 	"github.com/killswitch/killswitch/internal/preflight"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 // pass is one reconcile: it reads the module once, then converges each
@@ -29,6 +30,9 @@ type pass struct {
 	inst  uint64
 	host  *preflight.Host
 	dirty bool
+	// refused are this pass's trust refusals: the policy's, and module
+	// loads refused on the way.
+	refused []trust.Refusal
 }
 
 // reconcile brings the kernel to the policy. It runs on the loop
@@ -67,6 +71,18 @@ func (p *pass) run() {
 			p.status(t, fromSkip(sk.Reason), sk.Detail)
 		}
 	}
+	// Entries the node's trust policy refuses are not applied at all;
+	// what the agent made of them before (under another trust level) is
+	// pruned like any target the policy no longer wants.
+	allowed := sel.Targets[:0:0]
+	for _, t := range sel.Targets {
+		if rs := a.refused[t.Entry]; len(rs) > 0 {
+			p.trustRefused(t, rs...)
+			continue
+		}
+		allowed = append(allowed, t)
+	}
+	sel.Targets = allowed
 
 	if !a.client.Loaded() {
 		if len(sel.Targets) > 0 && a.cfg.LoadModule {
@@ -144,10 +160,6 @@ func (p *pass) checkOwnership() {
 	for sym, o := range a.st.Owned {
 		e, ok := p.cur[sym]
 		if ok && o.ours(e) {
-			since := int64(e.Since / time.Second)
-			if o.Since == 0 && since != 0 {
-				o.Since, p.dirty = since, true
-			}
 			if o.State != e.State {
 				if o.State == ksfs.StateProbing && e.State == ksfs.StateEngaged {
 					p.log.Info("tryengage committed: nothing called it during the probe", "symbol", sym, "entry", o.Entry, "hits", e.Hits)
@@ -160,6 +172,9 @@ func (p *pass) checkOwnership() {
 		p.dirty = true
 		sameModule := o.Instance != 0 && o.Instance == p.inst
 		switch {
+		case ok && o.Since == 0:
+			p.log.Warn("ownership record never completed (the agent stopped before reading back since): it cannot prove the engagement is its own, so leaves it alone",
+				"symbol", sym, "entry", o.Entry, "engagement", shapeOf(e))
 		case ok:
 			p.log.Warn("engagement replaced by someone else's: the agent no longer owns it", "symbol", sym, "entry", o.Entry,
 				"was", o.Shape, "now", shapeOf(e))
@@ -281,12 +296,23 @@ func (p *pass) converge(t policy.Target, e ksfs.Engagement, o *owned) {
 
 // own records an engagement the agent now answers for.
 func (p *pass) own(t policy.Target, e ksfs.Engagement) {
-	p.a.st.Owned[t.Symbol] = &owned{
-		Entry: t.Entry, Shape: shapeOfTarget(t), Verb: t.Verb, Command: t.Command().String(),
-		Since: int64(e.Since / time.Second), State: e.State, Instance: p.inst,
-		PolicyVersion: p.pol.Version, Engaged: p.a.cfg.Now(),
-	}
+	o := p.record(t)
+	o.Since, o.State, o.Engaged = int64(e.Since/time.Second), e.State, p.a.cfg.Now()
+	p.a.st.Owned[t.Symbol] = o
 	p.dirty = true
+}
+
+// record is the ownership record of t as the agent writes it.
+func (p *pass) record(t policy.Target) *owned {
+	o := &owned{
+		Entry: t.Entry, Symbol: t.Symbol, Filter: ksfs.FormatFilters(t.Filters),
+		Shape: shapeOfTarget(t), Verb: t.Verb, Command: t.Command().String(),
+		Instance: p.inst, PolicyVersion: p.pol.Version,
+	}
+	if t.Verb != ksfs.VerbObserve {
+		o.Retval = t.Retval
+	}
+	return o
 }
 
 // engage makes t. from is the observed engagement being converted, nil for
@@ -297,21 +323,10 @@ func (p *pass) engage(t policy.Target, from *ksfs.Engagement) {
 	if !p.ready(t) {
 		return
 	}
-	up, err := readUptime(a.cfg.FS)
-	if err != nil {
-		p.fail("read", t.Entry, err)
-		p.status(t, StateFailed, err.Error())
-		return
-	}
-	// Record the intent first: if the agent dies between the write and
-	// the record, the engagement is still recognised as its own.
-	o := &owned{
-		Entry: t.Entry, Shape: shapeOfTarget(t), Verb: t.Verb, Command: t.Command().String(),
-		Intent: int64(up / time.Second), Instance: p.inst, PolicyVersion: p.pol.Version,
-	}
-	if from != nil {
-		o.Intent = int64(from.Since / time.Second)
-	}
+	// Record the intent first, so a crash after the write leaves a
+	// trace. Until since is read back the record proves nothing: an
+	// engagement it cannot match is left alone, never taken over.
+	o := p.record(t)
 	a.st.Owned[t.Symbol] = o
 	if err := a.st.save(a.statePath); err != nil {
 		delete(a.st.Owned, t.Symbol)
@@ -319,7 +334,7 @@ func (p *pass) engage(t policy.Target, from *ksfs.Engagement) {
 		p.status(t, StateFailed, "not engaged: the ownership record cannot be written: "+err.Error())
 		return
 	}
-	err = a.client.Do(t.Command())
+	err := a.client.Do(t.Command())
 	a.metrics.action(string(t.Verb), err)
 	if err != nil {
 		delete(a.st.Owned, t.Symbol)
@@ -331,6 +346,8 @@ func (p *pass) engage(t policy.Target, from *ksfs.Engagement) {
 	o.State = ksfs.StateEngaged
 	if e, err := a.client.Engagement(t.Symbol); err == nil {
 		o.Since, o.State = int64(e.Since/time.Second), e.State
+	} else {
+		p.log.Warn("engaged, but cannot read back when: the agent will not treat this engagement as its own", "symbol", t.Symbol, "entry", t.Entry, "err", err)
 	}
 	p.dirty = true
 	args := []any{"symbol", t.Symbol, "entry", t.Entry, "verb", t.Verb, "command", t.Command().String(),
@@ -408,12 +425,17 @@ func (p *pass) ready(t policy.Target) bool {
 	return false
 }
 
-// loadTarget loads the module holding a target, if the entry says so.
+// loadTarget loads the module holding a target, if the entry says so and
+// the node's trust policy allows it.
 func (p *pass) loadTarget(t policy.Target, module string) bool {
 	a := p.a
 	if !t.Load {
 		p.status(t, StateWaiting, fmt.Sprintf("module %s, which holds %s, is not loaded: the agent engages %s as soon as it is (load: true loads it now)",
 			module, t.Symbol, t.Symbol))
+		return false
+	}
+	if err := a.cfg.Trust.ModuleLoad(t, module); err != nil {
+		p.trustRefused(t, trust.Refusal{Entry: t.Entry, Symbol: t.Symbol, Reason: trust.ReasonModule, Message: err.Error()})
 		return false
 	}
 	err := p.modprobe(module)
@@ -525,6 +547,17 @@ func (p *pass) prune(desired map[string]bool, sel *policy.Selection) {
 	}
 }
 
+// trustRefused reports a target the node's trust policy refuses.
+func (p *pass) trustRefused(t policy.Target, rs ...trust.Refusal) {
+	var why []string
+	for _, r := range rs {
+		why = append(why, r.Message)
+	}
+	p.refused = append(p.refused, rs...)
+	p.errs["trust"]++
+	p.status(t, StateRefused, "this node's trust policy refuses it: "+strings.Join(why, "; "))
+}
+
 // status records where a target stands.
 func (p *pass) status(t policy.Target, s TargetState, reason string) {
 	p.statuses.set(Status{Entry: t.Entry, Symbol: t.Symbol, State: s, Reason: reason})
@@ -596,6 +629,7 @@ func (a *Agent) publish(p *pass, why string, took time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.view.statuses = p.statuses.sorted()
+	a.view.refused = p.refused
 	a.view.owned = owned
 	a.view.lastReconcile = a.cfg.Now()
 	a.view.applied = applied

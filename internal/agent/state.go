@@ -15,8 +15,10 @@ import (
 // StateFile is the name of the ownership record in the state directory.
 const StateFile = "owned.json"
 
-// stateSchema versions the file's format.
-const stateSchema = 1
+// stateSchema versions the file's format. Schema 1 records lacked the
+// symbol, retval and filters as separate fields; they are dropped on
+// upgrade, which errs on the side of leaving engagements alone.
+const stateSchema = 2
 
 // state is what the agent must remember across restarts: which
 // engagements it made. It lives in a runtime directory (/run/killswitchd),
@@ -33,9 +35,16 @@ type state struct {
 	Aborted map[string]string `json:"aborted,omitempty"`
 }
 
-// owned is one engagement the agent made.
+// owned is one engagement the agent made: exactly what it wrote and what
+// the module showed back, so that it touches only an engagement that
+// matches all of it.
 type owned struct {
 	Entry string `json:"entry"`
+	// Symbol, Retval and Filter are the engagement as made (Filter in
+	// the module's fn/<sym>/filter form; Retval 0 for observe).
+	Symbol string `json:"symbol"`
+	Retval int64  `json:"retval"`
+	Filter string `json:"filter"`
 	// Shape is the engagement as the module shows it once made: the
 	// engage (or observe) line, whatever verb made it.
 	Shape string    `json:"shape"`
@@ -46,13 +55,10 @@ type owned struct {
 	// was made in (see Agent.instance).
 	Instance uint64 `json:"instance"`
 	// Since is the module's fn/<sym>/since for the engagement (seconds
-	// since boot): an engagement of the symbol with another since was
-	// made by someone else. 0 until the agent has read it back.
+	// since boot), read back after the write. An engagement of the
+	// symbol with another since was made by someone else; 0 (never read
+	// back) means the agent cannot tell, so it is not treated as ours.
 	Since int64 `json:"since"`
-	// Intent is the uptime in seconds when the agent wrote the command:
-	// if it died before reading since back, an engagement made at or
-	// after Intent that matches Command is its own.
-	Intent int64 `json:"intent"`
 	// State is the module's state when last seen; a tryengage last seen
 	// probing that vanished was aborted.
 	State         ksfs.State `json:"state"`
@@ -126,20 +132,28 @@ func (s *state) save(path string) error {
 	return nil
 }
 
-// ours reports whether the engagement e of a symbol is the one o records.
+// ours reports whether the engagement e is the one o records: same
+// symbol, retval, filters, kind (observe or engage) and since. Anything
+// missing on either side means it is not ours, so the agent never
+// disengages or changes an engagement it cannot prove it made.
+//
+// since has a resolution of one second: someone who disengages the
+// agent's engagement and makes an identical one within that second is
+// taken for the agent, which then keeps what it asked for anyway. When
+// the module records an origin (a "tag=<word>" on the control line shown
+// back in fn/<sym>/tag), the agent should write a tag only it uses and
+// compare it here too.
 func (o *owned) ours(e ksfs.Engagement) bool {
 	since := int64(e.Since / time.Second)
 	switch {
-	case e.Since == 0:
-		// A module that does not say: trust the record.
-		return true
-	case o.Since != 0:
-		return since == o.Since
-	default:
-		// Written but never read back: ours if made since the write
-		// and still what was written.
-		return since >= o.Intent && shapeOf(e) == o.Shape
+	case o.Symbol == "" || o.Shape == "" || o.Since == 0 || since == 0:
+		return false
+	case e.Symbol != o.Symbol || since != o.Since:
+		return false
+	case e.State != ksfs.StateObserving && (e.Retval != o.Retval || e.Filter != o.Filter):
+		return false
 	}
+	return shapeOf(e) == o.Shape
 }
 
 // shapeOf is the control line that would make e as it is now.

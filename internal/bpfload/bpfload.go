@@ -14,6 +14,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/killswitch/killswitch/internal/rootfile"
 )
 
 // DefaultPinDir is where engagements are pinned, one link per function.
@@ -118,10 +120,16 @@ type System interface {
 	EnsureBPFFS(dir string) error
 }
 
-// Load loads the kprobe program of req.Object, attaches it to req.Symbol and
+// Load loads the kprobe program of req.Object (a file only root may have
+// written: see rootfile.Open), attaches it to req.Symbol and
 // pins the link. Nothing is left behind on failure: no pin, no attachment.
 func Load(sys System, req Request) (Result, error) {
-	spec, err := ebpf.LoadCollectionSpec(req.Object)
+	f, err := rootfile.Open("BPF object", req.Object, rootfile.Root)
+	if err != nil {
+		return Result{}, fmt.Errorf("read BPF object %s: %w", req.Object, err)
+	}
+	defer f.Close()
+	spec, err := ebpf.LoadCollectionSpecFromReader(f)
 	if err != nil {
 		return Result{}, fmt.Errorf("read BPF object %s: %w", req.Object, err)
 	}

@@ -241,3 +241,30 @@ func TestScanKallsyms(t *testing.T) {
 		}
 	}
 }
+
+// ks-bpf-load runs as root while the gate is open: it loads only a file
+// root put in place (rootfile.Open checks the rest).
+func TestLoadRefusesUntrustedObject(t *testing.T) {
+	dir := t.TempDir()
+	obj := filepath.Join(dir, "x.bpf.o")
+	if err := os.WriteFile(obj, []byte("\x7fELF"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(obj, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.bpf.o")
+	if err := os.Symlink(obj, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{obj, "chmod go-w"},
+		{link, "symbolic link"},
+		{"x.bpf.o", "not an absolute path"},
+	} {
+		_, err := Load(&fakeSystem{}, Request{Object: tc.path, Symbol: "f"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%s) = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}

@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/user"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/kmod"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/preflight"
 )
@@ -82,20 +83,42 @@ func currentUser() string {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	who := fmt.Sprintf("%s (uid %d)", name, os.Getuid())
-	if s := os.Getenv("SUDO_USER"); s != "" {
-		who = s + " via sudo as " + who
+	return describeUser(name, os.Getuid(), os.Getenv("SUDO_USER"))
+}
+
+// sudoUserRE is what a login name may hold (POSIX portable names, plus @
+// for directory users and a trailing $ for machine accounts).
+var sudoUserRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}\$?$`)
+
+// describeUser says who runs the command. SUDO_USER comes from the
+// environment, which sudo's caller may shape: it ends up in files root
+// reads later (save's modprobe.d header, where a newline would start a
+// modprobe directive), so anything but a plain login name is shown quoted
+// and marked, never as is.
+func describeUser(name string, uid int, sudoUser string) string {
+	who := fmt.Sprintf("%s (uid %d)", oneLine(name), uid)
+	switch {
+	case sudoUser == "":
+	case sudoUserRE.MatchString(sudoUser):
+		who = sudoUser + " via sudo as " + who
+	default:
+		who = "an unrecognised SUDO_USER " + strconv.QuoteToASCII(sudoUser) + " via sudo as " + who
 	}
 	return who
 }
 
-func modprobe(ctx context.Context, module string) error {
-	out, err := exec.CommandContext(ctx, "modprobe", module).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("modprobe %s: %w: %s", module, err, strings.TrimSpace(string(out)))
-	}
-	return nil
+// oneLine keeps text on one line of printable characters: what goes into
+// a configuration file's comment must not end the comment.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			return '?'
+		}
+		return r
+	}, s)
 }
+
+func modprobe(ctx context.Context, module string) error { return kmod.Modprobe(ctx, module) }
 
 // exitError carries an exit code with an error already worth printing.
 type exitError struct {

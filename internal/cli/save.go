@@ -89,7 +89,7 @@ Save refuses (exit 2) and names them, unless --partial, which saves the rest.`,
 			}
 			header := fmt.Sprintf("# Written by killswitch save on %s by %s.\n"+
 				"# The module engages these when it loads; remove this file to stop.\n",
-				a.env.Now().UTC().Format(time.RFC3339), a.env.User())
+				a.env.Now().UTC().Format(time.RFC3339), oneLine(a.env.User()))
 			if err := writeFileAtomic(file, []byte(header+line+"\n")); err != nil {
 				return fmt.Errorf("save: %w", err)
 			}

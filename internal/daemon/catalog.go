@@ -44,7 +44,7 @@ func (ca catalogAdapter) Mitigation(cve string) (policy.Mitigation, error) {
 	if e.Verb == catalog.VerbNone {
 		return policy.Mitigation{}, fmt.Errorf("the catalog has no runtime mitigation for it: %s", e.WhyNone)
 	}
-	m := policy.Mitigation{CVE: e.ID, Summary: e.Summary}
+	m := policy.Mitigation{CVE: e.ID, Summary: e.Summary, Modules: e.Modules}
 	verb := ksfs.VerbEngage
 	if e.Verb == catalog.VerbTryEngage {
 		verb = ksfs.VerbTryEngage

@@ -16,6 +16,7 @@ import (
 
 	"github.com/killswitch/killswitch/internal/agent"
 	"github.com/killswitch/killswitch/internal/hostfs"
+	"github.com/killswitch/killswitch/internal/rootfile"
 )
 
 // Exit codes.
@@ -61,6 +62,7 @@ type runFlags struct {
 	loadModule bool
 	logFormat  string
 	logLevel   string
+	trust      trustFlags
 }
 
 func rootCommand(ctx context.Context, stdout, stderr io.Writer) *cobra.Command {
@@ -80,8 +82,17 @@ module loads and unloads at once, and resyncs every --interval. An invalid
 policy changes nothing. Stopping killswitchd leaves engagements in place;
 roll back by applying a policy without them (entries: []).
 
-Metrics are served at http://<metrics-address>/metrics, health at /healthz.`,
-		Example: `  killswitchd --policy /etc/killswitch/policy.yaml
+What a policy may ask is bounded by this node, never by the policy: with
+--trust=catalog (the default) only reviewed catalog entries, by CVE id;
+--trust=allowlist adds the symbols and modules named in a root-owned file;
+--trust=any allows anything. With --trust-keys, only a policy signed by one
+of the node's keys (killswitchd keygen, killswitchd sign) is applied. A
+refused entry or policy is logged, counted in metrics and fails /readyz.
+
+Metrics are served at http://<metrics-address>/metrics, liveness at /healthz,
+readiness at /readyz.`,
+		Example: `  killswitchd --policy /etc/killswitch/policy.yaml --trust=catalog
+  killswitchd --trust=allowlist --trust-allowlist=/etc/killswitch/allowlist --trust-keys=/etc/killswitch/keys
   killswitchd validate /etc/killswitch/policy.yaml
   killswitchd metrics killswitch_engagement_`,
 		Args:          cobra.NoArgs,
@@ -101,7 +112,8 @@ Metrics are served at http://<metrics-address>/metrics, health at /healthz.`,
 	fl.BoolVar(&f.loadModule, "load-module", true, "modprobe killswitch when it is absent and the policy asks for something")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text (logfmt) or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	root.AddCommand(validateCommand(stdout), metricsCommand(stdout))
+	f.trust.add(fl)
+	root.AddCommand(validateCommand(stdout), metricsCommand(stdout), keygenCommand(stdout), signCommand(stdout))
 	return root
 }
 
@@ -135,6 +147,11 @@ func run(ctx context.Context, f runFlags, stderr io.Writer) error {
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
+	rules, keys, err := f.trust.load(rootfile.Root)
+	if err != nil {
+		log.Error("cannot start: the node's trust policy does not load", "err", err.Error())
+		return &exitError{ExitError, err}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, err := agent.New(agent.Config{
@@ -142,6 +159,8 @@ func run(ctx context.Context, f runFlags, stderr io.Writer) error {
 		StateDir:   f.stateDir,
 		FS:         hostfs.Dir("/"),
 		Catalog:    defaultCatalog(),
+		Trust:      rules,
+		Keys:       keys,
 		LoadModule: f.loadModule,
 		Interval:   f.interval,
 		Log:        log,

@@ -103,10 +103,11 @@ func TestValidate(t *testing.T) {
 		code int
 		out  []string
 	}{
-		{"valid", []string{"validate", good}, ExitOK, []string{`valid: version "3", 2 entries, 2 engagements`}},
-		{"selection", []string{"validate", "--kernel-release", "6.1.0-56-amd64", "--kernel-version", "6.1.192", good}, ExitOK,
+		{"valid", []string{"validate", "--trust=any", good}, ExitOK, []string{`valid: version "3", 2 entries, 2 engagements, allowed by --trust=any`}},
+		{"refused by the default trust", []string{"validate", good}, ExitInvalid, []string{"invalid on a node with --trust=catalog: 1 target(s) refused", "entry old: symbol f is not a catalog entry"}},
+		{"selection", []string{"validate", "--trust=any", "--kernel-release", "6.1.0-56-amd64", "--kernel-version", "6.1.192", good}, ExitOK,
 			[]string{"on 6.1.0-56-amd64 (6.1.192) now:", "engage af_alg_sendmsg -1", "old", "skipped, not-selected: kernel version 6.1.192 is outside <6.1.100"}},
-		{"invalid", []string{"validate", good, bad}, ExitInvalid, []string{"good.yaml: valid", "bad.yaml: invalid, 2 problem(s):", `line 5: entries[0].retvl: unknown field "retvl"`}},
+		{"invalid", []string{"validate", "--trust=any", good, bad}, ExitInvalid, []string{"good.yaml: valid", "bad.yaml: invalid, 2 problem(s):", `line 5: entries[0].retvl: unknown field "retvl"`}},
 		{"missing", []string{"validate", filepath.Join(dir, "nope.yaml")}, ExitInvalid, []string{"cannot read"}},
 		{"version without release", []string{"validate", "--kernel-version", "6.1.1", good}, ExitError, nil},
 	}

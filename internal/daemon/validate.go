@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -13,11 +12,14 @@ import (
 	"github.com/killswitch/killswitch/internal/hostfs"
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/policy"
+	"github.com/killswitch/killswitch/internal/rootfile"
+	"github.com/killswitch/killswitch/internal/trust"
 )
 
 func validateCommand(stdout io.Writer) *cobra.Command {
 	var release, version string
 	var here bool
+	var tf trustFlags
 	cmd := &cobra.Command{
 		Use:   "validate <policy.yaml>...",
 		Short: "Check policy files without applying anything",
@@ -25,10 +27,17 @@ func validateCommand(stdout io.Writer) *cobra.Command {
 problem with its line; exit 1 if any file is invalid. With --kernel-release
 (and --kernel-version) or --this-host it also shows what the policy asks of
 that kernel now: the engagements, and the entries that do not apply and why.
-Run it in CI before pushing a policy to the fleet.`,
+Run it in CI before pushing a policy to the fleet.
+
+It applies the trust policy the agent would (--trust, --trust-allowlist) and,
+with --trust-keys, checks the signature <policy.yaml>.sig: an entry the node
+would refuse, or a missing or bad signature, makes the file invalid. Give it
+the flags the nodes run with. It reads the allowlist and keys without
+checking that root owns them: only the agent acts on them.`,
 		Example: `  killswitchd validate deploy/policy.yaml
   killswitchd validate --kernel-release 6.1.0-56-amd64 --kernel-version 6.1.192 policy.yaml
-  killswitchd validate --this-host /etc/killswitch/policy.yaml`,
+  killswitchd validate --this-host /etc/killswitch/policy.yaml
+  killswitchd validate --trust=allowlist --trust-allowlist=allowlist --trust-keys=keys/ policy.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var k *policy.Kernel
@@ -54,9 +63,13 @@ Run it in CI before pushing a policy to the fleet.`,
 			case version != "":
 				return &exitError{ExitError, errors.New("--kernel-version needs --kernel-release")}
 			}
+			rules, keys, err := tf.load(rootfile.AnyOwner)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
 			bad := 0
 			for _, path := range args {
-				if !validate(stdout, path, k, time.Now()) {
+				if !validate(stdout, path, k, time.Now(), rules, keys) {
 					bad++
 				}
 			}
@@ -69,6 +82,7 @@ Run it in CI before pushing a policy to the fleet.`,
 	cmd.Flags().StringVar(&release, "kernel-release", "", "show the selection for this uname -r")
 	cmd.Flags().StringVar(&version, "kernel-version", "", "the upstream version of --kernel-release (e.g. 6.1.192), when the release does not say")
 	cmd.Flags().BoolVar(&here, "this-host", false, "show the selection for the running kernel")
+	tf.add(cmd.Flags())
 	return cmd
 }
 
@@ -83,12 +97,25 @@ func thisKernel() (policy.Kernel, error) {
 	return policy.KernelFromUname(string(rel), string(ver), string(sig)), nil
 }
 
-// validate prints the verdict on one file and reports whether it is valid.
-func validate(w io.Writer, path string, k *policy.Kernel, now time.Time) bool {
-	data, err := os.ReadFile(path)
+// validate prints the verdict on one file and reports whether it is
+// valid: parsed, signed when keys are given, and nothing in it refused by
+// the trust rules.
+func validate(w io.Writer, path string, k *policy.Kernel, now time.Time, rules trust.Rules, keys trust.Keys) bool {
+	data, err := policy.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(w, "%s: cannot read: %v\n", path, err)
 		return false
+	}
+	signedBy := ""
+	if len(keys) > 0 {
+		sig, err := trust.ReadSignature(path)
+		if err == nil {
+			signedBy, err = keys.Verify(data, sig)
+		}
+		if err != nil {
+			fmt.Fprintf(w, "%s: invalid: signature %s%s: %v\n", path, path, trust.SigSuffix, err)
+			return false
+		}
 	}
 	p, err := policy.Parse(data, defaultCatalog())
 	if err != nil {
@@ -103,6 +130,13 @@ func validate(w io.Writer, path string, k *policy.Kernel, now time.Time) bool {
 		}
 		return false
 	}
+	if refusals := rules.Check(p); len(refusals) > 0 {
+		fmt.Fprintf(w, "%s: invalid on a node with --trust=%s: %d target(s) refused:\n", path, rules.Level, len(refusals))
+		for _, r := range refusals {
+			fmt.Fprintf(w, "  %s\n", r.Message)
+		}
+		return false
+	}
 	targets := 0
 	for _, e := range p.Entries {
 		targets += len(e.Targets)
@@ -110,6 +144,10 @@ func validate(w io.Writer, path string, k *policy.Kernel, now time.Time) bool {
 	fmt.Fprintf(w, "%s: valid: version %q, %d entries, %d engagements", path, p.Version, len(p.Entries), targets)
 	if p.Exclusive {
 		fmt.Fprint(w, ", exclusive")
+	}
+	fmt.Fprintf(w, ", allowed by --trust=%s", rules.Level)
+	if signedBy != "" {
+		fmt.Fprintf(w, ", signed by %s", signedBy)
 	}
 	fmt.Fprintln(w)
 	if k == nil {

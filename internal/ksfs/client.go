@@ -144,7 +144,10 @@ func (c *Client) Disengage(sym string) ([]Engagement, error) {
 		modErr = notLoadedError(string(VerbDisengage), sym)
 	}
 
-	pin := path.Join(BPFDir, sym)
+	pin, err := PinPath(sym)
+	if err != nil {
+		return gone, fmt.Errorf("disengage %s: %w", sym, err)
+	}
 	if hostfs.Exists(c.fs, pin) {
 		if err := c.fs.RemoveAll(pin); err != nil {
 			return gone, fmt.Errorf("disengage %s: remove BPF pin %s: %w", sym, pin, err)
@@ -177,6 +180,9 @@ func (c *Client) DisengageAll() ([]Engagement, error) {
 		return gone, fmt.Errorf("disengage_all: %w", err)
 	}
 	for _, p := range pins {
+		if _, err := PinPath(path.Base(p.BPFPin)); err != nil || path.Dir(p.BPFPin) != BPFDir {
+			return gone, fmt.Errorf("disengage_all: BPF pin %q is not a file under %s: left alone", p.BPFPin, BPFDir)
+		}
 		if err := c.fs.RemoveAll(p.BPFPin); err != nil {
 			return gone, fmt.Errorf("disengage_all: remove BPF pin %s: %w", p.BPFPin, err)
 		}
@@ -308,8 +314,7 @@ func (c *Client) Engagement(sym string) (Engagement, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return Engagement{}, err
 	}
-	pin := path.Join(BPFDir, sym)
-	if hostfs.Exists(c.fs, pin) {
+	if pin, err := PinPath(sym); err == nil && hostfs.Exists(c.fs, pin) {
 		return Engagement{Symbol: sym, State: StateEngaged, BPFPin: pin}, nil
 	}
 	if !c.Loaded() {
@@ -395,6 +400,20 @@ func (c *Client) Callers(sym string) ([]Caller, error) {
 		return nil, fmt.Errorf("read callers of %s: %w", sym, err)
 	}
 	return ParseCallers(string(b))
+}
+
+// PinPath is where the engagebpf pin of sym lives: one element under
+// BPFDir, never BPFDir itself or anything outside it, whatever sym holds
+// (RemoveAll runs on it as root).
+func PinPath(sym string) (string, error) {
+	if err := ValidateSymbol(sym); err != nil {
+		return "", fmt.Errorf("BPF pin path: %w", err)
+	}
+	pin := path.Join(BPFDir, sym)
+	if path.Dir(pin) != BPFDir || path.Base(pin) != sym {
+		return "", fmt.Errorf("BPF pin path for %q: %s is not a file directly under %s (a symbol is one path element)", sym, pin, BPFDir)
+	}
+	return pin, nil
 }
 
 // BPFEngagements lists the engagebpf pins under BPFDir.

@@ -192,6 +192,12 @@ func ValidateSymbol(sym string) error {
 	if len(sym) > MaxSymbolLen {
 		return fmt.Errorf("symbol %.40q... is %d characters, longer than any kernel symbol (%d)", sym, len(sym), MaxSymbolLen)
 	}
+	if strings.Trim(sym, ".") == "" {
+		// "." and ".." name directories, not functions: the symbol
+		// becomes a path (fn/<sym>, the BPF pin) and must stay one
+		// element of it.
+		return fmt.Errorf("symbol %q: a name made only of dots is a directory, not a kernel function", sym)
+	}
 	for _, r := range sym {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9',

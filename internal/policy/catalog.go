@@ -28,6 +28,10 @@ type Mitigation struct {
 	// Actions are the engagements, one per symbol (Dirty Frag needs
 	// esp_input and esp6_input).
 	Actions []Action
+	// Modules are the modules the entry names: those that must be loaded
+	// for its targets to exist. With load: true only these (and the
+	// actions' own Module) may be loaded for it under a catalog trust.
+	Modules []string
 	// Fixed reports whether a kernel already carries the fix, so the
 	// mitigation is not needed there; nil when the catalog cannot tell.
 	Fixed func(Kernel) bool

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/killswitch/killswitch/internal/kmod"
 	"github.com/killswitch/killswitch/internal/ksfs"
 )
 
@@ -76,6 +77,10 @@ type Target struct {
 	Probe time.Duration
 	// Module holds the symbol, if known.
 	Module string
+	// CatalogModules are the modules the catalog entry of a CVE target
+	// names (its own Module among them): what the trust policy lets it
+	// load. Empty for symbol entries.
+	CatalogModules []string
 	// Load has the agent modprobe Module when it is not loaded, so the
 	// engagement is in place before anything loads the module on demand.
 	Load bool
@@ -370,9 +375,8 @@ func (p *parser) strings(n *yaml.Node, path string, oneOK bool) ([]*yaml.Node, b
 }
 
 var (
-	cveRE    = regexp.MustCompile(`^(?i:cve)-[0-9]{4}-[0-9]{4,7}$`)
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
-	moduleRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	cveRE  = regexp.MustCompile(`^(?i:cve)-[0-9]{4}-[0-9]{4,7}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 )
 
 // rawEntry is an entry as written, before CVE resolution.
@@ -506,8 +510,8 @@ func (p *parser) entry(n *yaml.Node, path string) *rawEntry {
 			}
 		case "module":
 			if s, ok := p.str(v, fpath); ok {
-				if len(s) > maxName || !moduleRE.MatchString(s) {
-					p.problem(v, fpath, "%q is not a kernel module name", s)
+				if err := kmod.ValidateName(s); err != nil {
+					p.problem(v, fpath, "%v", err)
 				}
 				r.module = s
 			}
@@ -655,6 +659,11 @@ func (p *parser) resolveEntry(r *rawEntry) *Entry {
 		t := Target{
 			Entry: e.Name, CVE: r.cve, Symbol: a.Symbol, Verb: a.Verb, Retval: a.Retval, Filters: a.Filters,
 			Probe: a.Probe, Module: a.Module, Load: r.load, Force: r.force, Adopt: r.adopt, Expires: r.expires,
+		}
+		for _, mod := range append([]string{a.Module}, m.Modules...) {
+			if mod != "" && !slices.Contains(t.CatalogModules, mod) {
+				t.CatalogModules = append(t.CatalogModules, mod)
+			}
 		}
 		if r.hasVerb {
 			t.Verb = r.verb
