@@ -60,3 +60,25 @@ func TestParseCmdlineEnv(t *testing.T) {
 		t.Errorf("ParseCmdline env: got %q, want %q", c.Env, want)
 	}
 }
+
+// TestKmsgLog: a log read from boot has no gap; records overwritten
+// before the first read, or between two reads (EPIPE), leave a marker.
+func TestKmsgLog(t *testing.T) {
+	var k kmsgLog
+	for _, r := range []string{"6,0,1,-;Linux version", "6,1,2,-;two", "6,2,3,-;three"} {
+		k.add([]byte(r))
+	}
+	if got := strings.Join(k.lines, "\n"); strings.Contains(got, "lost") || len(k.lines) != 3 {
+		t.Errorf("a whole log reported a loss:\n%s", got)
+	}
+	k = kmsgLog{}
+	for _, r := range []string{"6,42,1,-;first we saw", "6,43,2,-;next", "6,50,3,-;after EPIPE"} {
+		k.add([]byte(r))
+	}
+	got := strings.Join(k.lines, "\n")
+	for _, want := range []string{"[kmsg: records lost: 0..41", "[kmsg: records lost: 44..49"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -83,11 +83,12 @@ func runSuite(ctx context.Context, cfg Config, path string, r *reporter) {
 		return
 	}
 
+	judge := newSuiteJudge(noSkipFromEnv())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		forward(stdoutR, func(s string) { r.result(vmproto.Parse(s)) })
+		forward(stdoutR, func(s string) { r.result(judge.line(s)) })
 	}()
 	go func() {
 		defer wg.Done()
@@ -120,6 +121,12 @@ func runSuite(ctx context.Context, cfg Config, path string, r *reporter) {
 	stdoutR.Close()
 	stderrR.Close()
 
+	// Only once the output is drained: the plan covers all of it. A suite
+	// that timed out or died also fails on its count, which says how far
+	// it got.
+	for _, p := range judge.problems() {
+		fail(p)
+	}
 	switch {
 	case timedOut:
 		fail(fmt.Sprintf("timed out after %s", cfg.SuiteTimeout))
