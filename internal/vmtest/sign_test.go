@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/killswitch/killswitch/internal/testkernel"
+	"github.com/killswitch/killswitch/internal/vmtest/guest"
 )
 
 // signFixture is what scripts/sign-modules needs, made in a temporary
@@ -321,6 +322,10 @@ func TestLockdownKernels(t *testing.T) {
 		if signs := k.SigningKey == tk.SigningKey && k.SigningCert == tk.SigningCert; signs != want.signs {
 			t.Errorf("%s: signs with the test key = %v, want %v", label, signs, want.signs)
 		}
+	}
+	// The suites ks-6.1 runs are what it was built for: a skip fails.
+	if k, err := cat["ks-6.1"].(testKernelSource).describe(tk); err != nil || k.Env[guest.NoSkipEnv] != "1" {
+		t.Errorf("ks-6.1 does not set %s=1 (err %v): its suites could skip what it was built to run", guest.NoSkipEnv, err)
 	}
 	tk.SigningKey = ""
 	if _, err := (testKernelSource{label: "ks-6.1-integrity", lockdown: "integrity"}).describe(tk); err == nil || !strings.Contains(err.Error(), "no signing key") {
