@@ -152,7 +152,12 @@ type target struct {
 
 // uncertain: a window that may have ended (committed or aborted).
 func (t *target) uncertain() bool {
-	return t.st == probing && time.Now().After(t.deadline.Add(-expiryMargin))
+	return t.uncertainAt(time.Now())
+}
+
+// uncertainAt: the window may have ended by instant at.
+func (t *target) uncertainAt(at time.Time) bool {
+	return t.st == probing && at.After(t.deadline.Add(-expiryMargin))
 }
 
 func (t *target) set(st state, retval int64, fs []filter) {
@@ -569,27 +574,32 @@ func spellFilters(r *rand.Rand, fs []filter) string {
 
 // op runs one random operation on t (t.mu held) and checks its errno
 // against the model, then updates the model.
+//
+// The window may end while the write is in the module, not only before it
+// starts: a write can wait long for ks_lock (another target's
+// register_kprobe or unregister under the debug kernel takes seconds), and
+// the window's work may take the lock first. So the expectation is judged
+// against the model as it was before the op, uncertain if the window could
+// have ended by the time the write returned (seed 1796273802355913630 on
+// ks-6.1-debug: a tryengage T=0 started 0.3 s before the margin, waited,
+// and found the aborted window gone: "ok, model expected EBUSY").
 func (s *stress) op(r *rand.Rand, t *target) {
 	up := s.ksUp.Load()
 	avail := !t.testMod || s.testUp.Load()
+	// The model before the op: the write's outcome is judged on it.
+	prior := &target{sym: t.sym, st: t.st, retval: t.retval, filters: t.filters, deadline: t.deadline}
 	unsure := t.uncertain()
 	present := t.st != absent
 	var (
 		name string
 		e    unix.Errno
 		ok   []unix.Errno // acceptable results
+		// what expect was asked, applied once the write has returned
+		ifPresent, ifAbsent unix.Errno
 	)
-	expect := func(ifPresent, ifAbsent unix.Errno) {
-		switch {
-		case !up:
-			ok = []unix.Errno{unix.ENOENT}
-		case unsure:
-			ok = []unix.Errno{ifPresent, ifAbsent}
-		case present:
-			ok = []unix.Errno{ifPresent}
-		default:
-			ok = []unix.Errno{ifAbsent}
-		}
+	expect := func(p, a unix.Errno) { ifPresent, ifAbsent = p, a }
+	judge := func() {
+		ok = expected(up, unsure || prior.uncertainAt(time.Now()), present, ifPresent, ifAbsent)
 	}
 	absentErr := unix.Errno(0)
 	if !avail {
@@ -656,6 +666,7 @@ func (s *stress) op(r *rand.Rand, t *target) {
 		var got string
 		got, e = kstest.Read(kstest.FnFile(t.sym, "state"))
 		got = strings.TrimSpace(got)
+		unsure = unsure || prior.uncertainAt(time.Now())
 		switch {
 		case e == unix.ENOENT:
 			t.set(absent, 0, nil)
@@ -668,13 +679,31 @@ func (s *stress) op(r *rand.Rand, t *target) {
 		}
 	}
 	s.count(name, e)
+	judge()
 	for _, w := range ok {
 		if e == w {
 			return
 		}
 	}
+	// The state before the op: the one the expectation came from.
 	s.nok("%s %s: %s, model expected %s (state %s, killswitch loaded %v, target available %v)",
-		name, t.sym, kstest.ErrnoName(e), names(ok), stateDesc(t, unsure, present), up, avail)
+		name, t.sym, kstest.ErrnoName(e), names(ok), stateDesc(prior, unsure, present), up, avail)
+}
+
+// expected is the errnos a write may return: ifPresent when the target is
+// engaged (or probing, or observing), ifAbsent when not, either while a
+// window may have ended; ENOENT for everything without the module.
+func expected(up, unsure, present bool, ifPresent, ifAbsent unix.Errno) []unix.Errno {
+	switch {
+	case !up:
+		return []unix.Errno{unix.ENOENT}
+	case unsure:
+		return []unix.Errno{ifPresent, ifAbsent}
+	case present:
+		return []unix.Errno{ifPresent}
+	default:
+		return []unix.Errno{ifAbsent}
+	}
 }
 
 func stateDesc(t *target, unsure, present bool) string {
