@@ -68,7 +68,7 @@ func run() {
 
 	r.line(vmproto.KmsgBegin)
 	if kmsgErr == nil {
-		kmsgErr = kmsg.finish(r.w)
+		kmsgErr = kmsg.finish(r.w, r.covered)
 	}
 	r.line(vmproto.KmsgEnd)
 	if kmsgErr != nil {

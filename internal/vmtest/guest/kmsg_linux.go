@@ -71,9 +71,10 @@ func (k *kmsgReader) loop() {
 
 // finish stops the reader once it has read everything logged so far and
 // writes the log to w, one dmesg-style line per record.
-func (k *kmsgReader) finish(w io.Writer) error {
+func (k *kmsgReader) finish(w io.Writer, covered [][2]uint64) error {
 	close(k.stop)
 	<-k.done
+	k.log.forgive(covered)
 	for _, l := range k.log.lines {
 		fmt.Fprintln(w, l)
 	}

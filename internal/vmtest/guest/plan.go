@@ -19,6 +19,8 @@ const NoSkipEnv = "KS_NO_SKIP"
 type suiteJudge struct {
 	noSkip bool
 	plan   *vmproto.Plan
+	// covered are the kernel log ranges the suite proved it read whole.
+	covered [][2]uint64
 }
 
 func newSuiteJudge(noSkip bool) *suiteJudge {
@@ -31,6 +33,9 @@ func noSkipFromEnv() bool { return os.Getenv(NoSkipEnv) == "1" }
 // the line itself, or a failure in place of a forbidden skip.
 func (j *suiteJudge) line(text string) vmproto.Line {
 	l := vmproto.Parse(text)
+	if first, last, ok := vmproto.ParseKmsgComplete(text); ok {
+		j.covered = append(j.covered, [2]uint64{first, last})
+	}
 	j.plan.See(l)
 	if l.Skip && j.noSkip {
 		return vmproto.Parse(vmproto.FailLine(l.Name,

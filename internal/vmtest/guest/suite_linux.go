@@ -24,6 +24,8 @@ type reporter struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tally vmproto.Tally
+	// covered: kernel log ranges suites proved they read whole.
+	covered [][2]uint64
 }
 
 func (r *reporter) line(s string) {
@@ -127,6 +129,9 @@ func runSuite(ctx context.Context, cfg Config, path string, r *reporter) {
 	for _, p := range judge.problems() {
 		fail(p)
 	}
+	r.mu.Lock()
+	r.covered = append(r.covered, judge.covered...)
+	r.mu.Unlock()
 	switch {
 	case timedOut:
 		fail(fmt.Sprintf("timed out after %s", cfg.SuiteTimeout))

@@ -231,3 +231,31 @@ func (p *Plan) Problems() []string {
 	}
 	return out
 }
+
+// kmsgCompletePrefix starts a suite's proof that it read every kernel log
+// record in a sequence range: ks-vminit then forgives records it lost in
+// that range itself (the suite scanned them for kernel reports).
+const kmsgCompletePrefix = "# ks-kmsg: complete "
+
+// KmsgComplete formats the proof for records first..last.
+func KmsgComplete(first, last uint64) string {
+	return fmt.Sprintf("%s%d..%d", kmsgCompletePrefix, first, last)
+}
+
+// ParseKmsgComplete parses a KmsgComplete line.
+func ParseKmsgComplete(text string) (first, last uint64, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimRight(text, "\r\n"), kmsgCompletePrefix)
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, "..")
+	if !found {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseUint(a, 10, 64)
+	last, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || first > last {
+		return 0, 0, false
+	}
+	return first, last, true
+}

@@ -145,3 +145,17 @@ func TestPlan(t *testing.T) {
 		})
 	}
 }
+
+func TestKmsgComplete(t *testing.T) {
+	if a, b, ok := ParseKmsgComplete(KmsgComplete(12, 3400)); !ok || a != 12 || b != 3400 {
+		t.Errorf("round trip: %d..%d %v", a, b, ok)
+	}
+	for _, bad := range []string{"# ks-kmsg: complete 9..3", "# ks-kmsg: complete x..3", "# ks-kmsg: complete 3", "ok - # ks-kmsg: complete 1..2"} {
+		if _, _, ok := ParseKmsgComplete(bad); ok {
+			t.Errorf("ParseKmsgComplete(%q) accepted", bad)
+		}
+	}
+	if l := Parse(KmsgComplete(1, 2)); l.Kind != Comment {
+		t.Errorf("the proof is not a comment: %+v", l)
+	}
+}
