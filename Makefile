@@ -14,6 +14,8 @@
 #                     make stress DURATION=30m (whole minutes; default 30m)
 #   make demo         boot Debian's stock 6.1 kernel in QEMU and walk through two
 #                     CVE incidents: exposed, killswitch mitigate, blocked, undone
+#   make fresh-check  make demo and make test in a fresh Debian 12 root
+#                     (mmdebstrap, chroot), wall time per phase; FRESH_PHASES=demo
 #   make deb          Debian packages killswitch-dkms and killswitch in out/deb/
 #   make deb-test     install them here, DKMS-build for the VM kernels, boot them
 #   make deploy-test  systemd unit, Kubernetes manifests, Helm chart, alert rules
@@ -185,3 +187,12 @@ sign:
 .PHONY: bench
 bench: deps
 	GO=$(GO) VMTEST_FLAGS="$(VMTEST_FLAGS)" scripts/bench
+
+# The README's two commands on a truly fresh Debian 12: a minbase bookworm
+# root made by mmdebstrap (cached by date in $(KS_CACHE)/fresh), this
+# repository's HEAD cloned into it, make demo and make test run in a chroot
+# with empty caches. Not part of make test: it is the whole of make test
+# again, from cold (see scripts/fresh-check).
+.PHONY: fresh-check
+fresh-check:
+	scripts/fresh-check

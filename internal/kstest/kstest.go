@@ -25,6 +25,7 @@ import (
 	"github.com/killswitch/killswitch/internal/ksfs"
 	"github.com/killswitch/killswitch/internal/vmtest"
 	"github.com/killswitch/killswitch/internal/vmtest/guest"
+	"github.com/killswitch/killswitch/internal/vmtest/vmproto"
 )
 
 // Paths of the module's files and of the test module's debugfs files.
@@ -147,9 +148,13 @@ type KmsgWatch struct {
 	splats []string
 	counts map[string]int
 	lost   int
-	fd     int
-	stop   chan struct{}
-	done   chan struct{}
+	// The sequence numbers read, to prove the watch saw every record
+	// from its first to its last (Complete).
+	first, last uint64
+	seen, gap   bool
+	fd          int
+	stop        chan struct{}
+	done        chan struct{}
 }
 
 // WatchKmsg starts a watch from the end of the log; onSplat, if not nil,
@@ -189,6 +194,17 @@ func (w *KmsgWatch) loop(onSplat func(string)) {
 			continue
 		case err != nil || n <= 0:
 			return
+		}
+		if seq, ok := guest.KmsgSeq(buf[:n]); ok {
+			w.mu.Lock()
+			switch {
+			case !w.seen:
+				w.first, w.seen = seq, true
+			case seq != w.last+1:
+				w.gap = true
+			}
+			w.last = seq
+			w.mu.Unlock()
 		}
 		line, ok := guest.FormatKmsg(buf[:n])
 		if !ok {
@@ -345,4 +361,17 @@ func QuietConsole() (restore func(), err error) {
 		return nil, fmt.Errorf("writing %s: %w", f, err)
 	}
 	return func() { _ = os.WriteFile(f, []byte(strings.Join(fields, " ")), 0) }, nil
+}
+
+// Complete returns the line that proves to ks-vminit that the watch read
+// every kernel log record from its first to its last (vmproto.KmsgComplete),
+// and false when it missed some or read none. ks-vminit then does not fail
+// the run for records it lost itself in that range: this watch scanned them.
+func (w *KmsgWatch) Complete() (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.seen || w.gap || w.lost > 0 {
+		return "", false
+	}
+	return vmproto.KmsgComplete(w.first, w.last), true
 }

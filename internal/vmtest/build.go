@@ -2,6 +2,8 @@ package vmtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -116,6 +118,20 @@ func freshCopy(ctx context.Context, src, dst string) (unlock func(), err error) 
 	return unlock, nil
 }
 
+// checkoutKey names a checkout in build directory names. $KS_CACHE is
+// shared by every checkout on the machine (worktrees, a CI clone, a
+// fresh-check root), and the copies there are read again after the lock
+// is dropped (the initramfs packs them later): keyed by kernel or arch
+// alone, a run in another checkout replaced them in between, and a run
+// booted the other branch's selftests or module.
+func checkoutKey(repo string) string {
+	if abs, err := filepath.Abs(repo); err == nil {
+		repo = abs
+	}
+	sum := sha256.Sum256([]byte(repo))
+	return hex.EncodeToString(sum[:4])
+}
+
 // errNotYet marks a part of the tree that does not exist yet; the harness
 // says so and goes on without it.
 var errNotYet = errors.New("not in the tree yet")
@@ -128,7 +144,7 @@ func buildModules(ctx context.Context, env *Env, repo string, k *Kernel) ([]stri
 	if !exists(filepath.Join(src, "Makefile")) {
 		return nil, fmt.Errorf("kernel/Makefile: %w", errNotYet)
 	}
-	dir := filepath.Join(env.Cache, "build", k.Label+"-"+k.Release)
+	dir := filepath.Join(env.Cache, "build", k.Label+"-"+k.Release+"-"+checkoutKey(repo))
 	unlock, err := freshCopy(ctx, src, dir)
 	if err != nil {
 		return nil, err
@@ -161,7 +177,7 @@ func buildSelftests(ctx context.Context, env *Env, repo string, arch Arch) (stri
 	if !exists(filepath.Join(src, selftestScript)) {
 		return "", fmt.Errorf("selftests/%s: %w", selftestScript, errNotYet)
 	}
-	dir := filepath.Join(env.Cache, "build", "selftests-"+arch.Name)
+	dir := filepath.Join(env.Cache, "build", "selftests-"+arch.Name+"-"+checkoutKey(repo))
 	unlock, err := freshCopy(ctx, src, dir)
 	if err != nil {
 		return "", err

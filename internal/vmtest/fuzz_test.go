@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -67,11 +68,83 @@ func FuzzParseModDep(f *testing.F) {
 	})
 }
 
+// FuzzResolveDebian: whatever apt-cache pkgnames lists, the 6.12 resolver
+// picks the newest -amd64-unsigned image listed (compared as numbers, not
+// text: 6.12.117 > 6.12.99) with headers of the same version, or fails;
+// and when that newest image is one apt can show (the fixture knows
+// 6.12.117), it must not fail. The oracle below is written apart from
+// newestByVersion on purpose.
 func FuzzResolveDebian(f *testing.F) {
 	f.Add("linux-image-6.12.117+deb12-amd64-unsigned\n")
+	f.Add("linux-image-6.12.99+deb12-amd64-unsigned\nlinux-image-6.12.117+deb12-amd64-unsigned\n")
+	f.Add("linux-image-6.12.117+deb12-amd64-unsigned\nlinux-image-6.12.99+deb12-amd64-unsigned\nlinux-image-6.12.118+deb12-rt-amd64-unsigned\n")
+	f.Add("linux-image-6.12.117+deb12-cloud-amd64\n")
 	f.Fuzz(func(t *testing.T, names string) {
 		apt := newFakeApt(t)
 		apt.pkgnames = names
-		_, _ = resolveDebian612(context.Background(), apt)
+		k, err := resolveDebian612(context.Background(), apt)
+
+		// The oracle: the listed names of the right shape, newest first.
+		want, wantVer := "", []int(nil)
+		for _, line := range strings.Split(names, "\n") {
+			line = strings.TrimSpace(line)
+			v, ok := unsignedImageVersion(line)
+			if !ok {
+				continue
+			}
+			if wantVer == nil || newerThan(v, wantVer) {
+				want, wantVer = line, v
+			}
+		}
+		if err != nil {
+			if want == "" {
+				return // nothing to pick: failing is right
+			}
+			if _, known := apt.show[want]; known {
+				t.Fatalf("pkgnames lists %s, which apt can show, but resolving failed: %v", want, err)
+			}
+			return // the newest listed image is unknown to apt: failing is right
+		}
+		if want == "" {
+			t.Fatalf("resolved %s from a list without any 6.12 -amd64-unsigned image: %q", k.Image.Name, names)
+		}
+		if k.Image.Name != want {
+			t.Errorf("resolved %s, but the newest listed is %s (list %q)", k.Image.Name, want, names)
+		}
+		ver := strings.TrimSuffix(strings.TrimPrefix(k.Image.Name, "linux-image-"), "+deb12-amd64-unsigned")
+		if k.Headers.Name != "linux-headers-"+ver+"+deb12-amd64" || k.Headers.Version != k.Image.Version {
+			t.Errorf("image %s %s with headers %s %s: not the same kernel", k.Image.Name, k.Image.Version, k.Headers.Name, k.Headers.Version)
+		}
 	})
+}
+
+// unsignedImageVersion parses "linux-image-6.12.N+deb12-amd64-unsigned".
+func unsignedImageVersion(name string) ([]int, bool) {
+	rest, ok := strings.CutPrefix(name, "linux-image-6.12.")
+	if !ok {
+		return nil, false
+	}
+	n, ok := strings.CutSuffix(rest, "+deb12-amd64-unsigned")
+	if !ok || n == "" {
+		return nil, false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+	}
+	v, err := strconv.Atoi(n)
+	if err != nil {
+		return nil, false
+	}
+	return []int{6, 12, v}, true
+}
+
+func newerThan(a, b []int) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] > b[i]
+		}
+	}
+	return false
 }

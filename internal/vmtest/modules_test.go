@@ -219,3 +219,15 @@ func TestModuleSet(t *testing.T) {
 		t.Errorf("a missing stock module: error = %v, want one naming nf_tables", err)
 	}
 }
+
+// TestCheckoutKey: two checkouts sharing $KS_CACHE build in different
+// directories; the same checkout, however spelled, in the same one.
+func TestCheckoutKey(t *testing.T) {
+	a, b := checkoutKey("/work/wt-green"), checkoutKey("/work/wt-fleet")
+	if a == b {
+		t.Errorf("two checkouts share build directories (key %s)", a)
+	}
+	if c := checkoutKey("/work/wt-green/../wt-green"); c != a {
+		t.Errorf("the same checkout got keys %s and %s", a, c)
+	}
+}

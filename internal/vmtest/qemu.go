@@ -40,6 +40,10 @@ func (c vmConfig) cmdline() string {
 		"panic=-1",
 		// Suites may write markers to /dev/kmsg without being rate limited.
 		"printk.devkmsg=on",
+		// A lost record fails the run (ks-vminit reads the log from boot
+		// on): room for a debug kernel's boot log before init starts
+		// reading, and slack while a suite logs fast. Debian's is 128K.
+		"log_buf_len=16M",
 		"ks.label=" + k.Label,
 		"ks.arch=" + k.Arch.Name,
 		"ks.results=" + k.Arch.ResultsDevice,

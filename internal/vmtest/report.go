@@ -134,8 +134,14 @@ func (r *kernelReport) finish(o vmOutcome, silence time.Duration, boot time.Time
 	if r.summary != nil && *r.summary != r.tally {
 		r.problem(fmt.Sprintf("ks-vminit counted %s but the host saw %s (lost output?)", r.summary, r.tally))
 	}
+	if r.summary != nil && r.tally.Passed+r.tally.Failed == 0 {
+		r.problem("the kernel reported no results (no suite ran? see the console log)")
+	}
 	if splats := ScanSplats(r.kmsg, consoleLines); len(splats) > 0 {
 		r.problem(fmt.Sprintf("kernel log reports a bug (%d lines)", len(splats)), splats...)
+	}
+	if lost := ScanLost(r.kmsg, consoleLines); len(lost) > 0 {
+		r.problem("kernel log records were lost: a report may have been among them (a suite logging too much?)", lost...)
 	}
 	if !r.first.IsZero() {
 		r.out.Printf("%sboot %.1fs, run %.1fs", r.prefix, r.first.Sub(boot).Seconds(), o.Elapsed.Seconds())

@@ -2,19 +2,22 @@ package vmtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/killswitch/killswitch/internal/testkernel"
+	"github.com/killswitch/killswitch/internal/vmtest/guest"
 )
 
 // signFixture is what scripts/sign-modules needs, made in a temporary
 // directory: a key pair, a second key, a kernel tree with module signing
-// and a real sign-file, and a small ELF file with a .modinfo section,
+// and Debian's sign-file, and a small ELF file with a .modinfo section,
 // which is all modinfo and sign-file look at.
 type signFixture struct {
 	dir, kdir, key, cert, certDER, otherKey, module string
@@ -22,7 +25,7 @@ type signFixture struct {
 
 func newSignFixture(t *testing.T) *signFixture {
 	t.Helper()
-	for _, tool := range []string{"openssl", "modinfo", "gcc"} {
+	for _, tool := range []string{"openssl", "modinfo", "gcc", "apt-get", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed to test scripts/sign-modules: %v (scripts/ensure-deps installs it)", tool, err)
 		}
@@ -43,7 +46,9 @@ func newSignFixture(t *testing.T) *signFixture {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(f.kdir, ".config"), 0o644, "CONFIG_MODULES=y\nCONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_HASH=\"sha256\"\n")
-	sh(t, d, "gcc", "-O2", "-o", filepath.Join(f.kdir, "scripts", "sign-file"), signFileSource(t), "-lcrypto")
+	if err := os.Symlink(signFile(t), filepath.Join(f.kdir, "scripts", "sign-file")); err != nil {
+		t.Fatal(err)
+	}
 
 	src := filepath.Join(d, "mod.c")
 	writeFile(t, src, 0o644, "__attribute__((section(\".modinfo\"), used)) static const char l[] = \"license=GPL\";\nint x;\n")
@@ -51,24 +56,72 @@ func newSignFixture(t *testing.T) *signFixture {
 	return f
 }
 
-// signFileSource finds the kernel's sign-file.c: in an unpacked
-// linux-source tree, or else in the linux-source tarball.
-func signFileSource(t *testing.T) string {
+// signFile is Debian's build of the kernel's sign-file, from the
+// linux-kbuild package that linux-headers-<arch> currently depends on:
+// downloaded and unpacked (not installed) once per test binary into a
+// temporary directory, so the test needs no kernel source on the machine
+// and nothing an earlier run left. apt-get download needs only the
+// package lists, which the harness needs too.
+func signFile(t *testing.T) string {
 	t.Helper()
-	if m, _ := filepath.Glob("/usr/src/linux-source-*/scripts/sign-file.c"); len(m) > 0 {
-		return m[0]
+	signFileOnce.Do(func() { signFilePath, signFileErr = fetchSignFile() })
+	if signFileErr != nil {
+		t.Fatalf("getting Debian's sign-file: %v", signFileErr)
 	}
-	tars, _ := filepath.Glob("/usr/src/linux-source-*.tar.xz")
-	if len(tars) == 0 {
-		t.Fatalf("no kernel sign-file.c to build: install linux-source-6.1 (the test kernel's source package)")
+	return signFilePath
+}
+
+var (
+	signFileOnce sync.Once
+	signFilePath string
+	signFileErr  error
+)
+
+func fetchSignFile() (string, error) {
+	ctx := context.Background()
+	arch, err := output(ctx, "", "dpkg", "--print-architecture")
+	if err != nil {
+		return "", err
 	}
-	dir := t.TempDir()
-	sh(t, dir, "tar", "-xJf", tars[0], "--wildcards", "*/scripts/sign-file.c")
-	m, _ := filepath.Glob(filepath.Join(dir, "*", "scripts", "sign-file.c"))
-	if len(m) == 0 {
-		t.Fatalf("%s holds no scripts/sign-file.c", tars[0])
+	meta := "linux-headers-" + strings.TrimSpace(arch)
+	pkgs, err := showPackages(ctx, aptCLI{}, meta)
+	if err != nil {
+		return "", err
 	}
-	return m[0]
+	headers, ok := firstMatch(dependNames(pkgs[meta]["Depends"]), headersPkgRE)
+	if !ok {
+		return "", fmt.Errorf("%s depends on no linux-headers-* package", meta)
+	}
+	if pkgs, err = showPackages(ctx, aptCLI{}, headers); err != nil {
+		return "", err
+	}
+	kbuild, ok := firstMatch(dependNames(pkgs[headers]["Depends"]), kbuildPkgRE)
+	if !ok {
+		return "", fmt.Errorf("%s depends on no linux-kbuild-* package", headers)
+	}
+	if pkgs, err = showPackages(ctx, aptCLI{}, kbuild); err != nil {
+		return "", err
+	}
+	pkg := pkgs[kbuild].pkg()
+	// Not t.TempDir: the tests share it. The OS cleans /tmp; the file is
+	// 1.5 MB.
+	dir, err := os.MkdirTemp("", "ks-sign-file-")
+	if err != nil {
+		return "", err
+	}
+	env := &Env{Log: io.Discard}
+	if err := run(ctx, env, dir, "apt-get", "download", "-q", pkg.String()); err != nil {
+		return "", fmt.Errorf("apt-get download %s: %w", pkg, err)
+	}
+	root := filepath.Join(dir, "root")
+	if err := run(ctx, env, "", "dpkg-deb", "-x", filepath.Join(dir, pkg.filename()), root); err != nil {
+		return "", fmt.Errorf("unpacking %s: %w", pkg, err)
+	}
+	m, _ := filepath.Glob(filepath.Join(root, "usr", "lib", "linux-kbuild-*", "scripts", "sign-file"))
+	if len(m) != 1 {
+		return "", fmt.Errorf("%s holds %d usr/lib/linux-kbuild-*/scripts/sign-file, want 1", pkg, len(m))
+	}
+	return m[0], nil
 }
 
 func sh(t *testing.T, dir, name string, args ...string) string {
@@ -269,6 +322,10 @@ func TestLockdownKernels(t *testing.T) {
 		if signs := k.SigningKey == tk.SigningKey && k.SigningCert == tk.SigningCert; signs != want.signs {
 			t.Errorf("%s: signs with the test key = %v, want %v", label, signs, want.signs)
 		}
+	}
+	// The suites ks-6.1 runs are what it was built for: a skip fails.
+	if k, err := cat["ks-6.1"].(testKernelSource).describe(tk); err != nil || k.Env[guest.NoSkipEnv] != "1" {
+		t.Errorf("ks-6.1 does not set %s=1 (err %v): its suites could skip what it was built to run", guest.NoSkipEnv, err)
 	}
 	tk.SigningKey = ""
 	if _, err := (testKernelSource{label: "ks-6.1-integrity", lockdown: "integrity"}).describe(tk); err == nil || !strings.Contains(err.Error(), "no signing key") {

@@ -34,6 +34,8 @@ func run() {
 	// Mount failures are counted as failures later; until /proc is up
 	// there is no command line to read, so mount first.
 	mountErrs := mountAll()
+	// From boot on: see kmsgReader.
+	kmsg, kmsgErr := startKmsg()
 
 	cmdline, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
@@ -65,10 +67,14 @@ func run() {
 	}
 
 	r.line(vmproto.KmsgBegin)
-	if err := dumpKmsg(r.w); err != nil {
-		r.comment("reading /dev/kmsg: " + err.Error())
+	if kmsgErr == nil {
+		kmsgErr = kmsg.finish(r.w, r.covered)
 	}
 	r.line(vmproto.KmsgEnd)
+	if kmsgErr != nil {
+		// Without the kernel log the run cannot be judged.
+		r.result(vmproto.Parse(vmproto.FailLine("ks-vminit: kernel log", kmsgErr.Error())))
+	}
 	r.line(r.tally.String())
 	logf("%s", r.tally.String())
 	unix.Sync()

@@ -3,6 +3,8 @@ package guest
 import (
 	"strings"
 	"testing"
+
+	"github.com/killswitch/killswitch/internal/vmtest/vmproto"
 )
 
 func TestFormatKmsg(t *testing.T) {
@@ -58,5 +60,49 @@ func TestParseCmdlineEnv(t *testing.T) {
 	want := []string{"KS_STRESS_DURATION=5m", "KS_A=b=c"}
 	if strings.Join(c.Env, " ") != strings.Join(want, " ") {
 		t.Errorf("ParseCmdline env: got %q, want %q", c.Env, want)
+	}
+}
+
+// TestKmsgLog: a log read from boot has no gap; records overwritten
+// before the first read, or between two reads (EPIPE), leave a marker.
+func TestKmsgLog(t *testing.T) {
+	var k kmsgLog
+	for _, r := range []string{"6,0,1,-;Linux version", "6,1,2,-;two", "6,2,3,-;three"} {
+		k.add([]byte(r))
+	}
+	if got := strings.Join(k.lines, "\n"); strings.Contains(got, "lost") || len(k.lines) != 3 {
+		t.Errorf("a whole log reported a loss:\n%s", got)
+	}
+	k = kmsgLog{}
+	for _, r := range []string{"6,42,1,-;first we saw", "6,43,2,-;next", "6,50,3,-;after EPIPE"} {
+		k.add([]byte(r))
+	}
+	got := strings.Join(k.lines, "\n")
+	for _, want := range []string{"[kmsg: records lost: 0..41", "[kmsg: records lost: 44..49"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestKmsgLogForgive: a gap inside a range a suite proved it read whole
+// is no loss; a gap outside it, or only partly inside, still is.
+func TestKmsgLogForgive(t *testing.T) {
+	var k kmsgLog
+	for _, r := range []string{"6,0,1,-;boot", "6,10,2,-;after gap 1..9", "6,30,3,-;after gap 11..29"} {
+		k.add([]byte(r))
+	}
+	k.forgive([][2]uint64{{1, 9}, {12, 40}})
+	got := strings.Join(k.lines, "\n")
+	if strings.Contains(got, "records lost: 1..9") || !strings.Contains(got, "records 1..9 overwritten before ks-vminit read them; a suite read all of 1..9") {
+		t.Errorf("a gap a suite covered is still a loss:\n%s", got)
+	}
+	if !strings.Contains(got, "[kmsg: records lost: 11..29") {
+		t.Errorf("a gap only partly covered was forgiven:\n%s", got)
+	}
+	j := newSuiteJudge(false)
+	j.line(vmproto.KmsgComplete(5, 7))
+	if len(j.covered) != 1 || j.covered[0] != [2]uint64{5, 7} {
+		t.Errorf("the judge did not collect the suite's proof: %v", j.covered)
 	}
 }

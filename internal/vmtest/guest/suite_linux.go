@@ -24,6 +24,8 @@ type reporter struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tally vmproto.Tally
+	// covered: kernel log ranges suites proved they read whole.
+	covered [][2]uint64
 }
 
 func (r *reporter) line(s string) {
@@ -83,11 +85,12 @@ func runSuite(ctx context.Context, cfg Config, path string, r *reporter) {
 		return
 	}
 
+	judge := newSuiteJudge(noSkipFromEnv())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		forward(stdoutR, func(s string) { r.result(vmproto.Parse(s)) })
+		forward(stdoutR, func(s string) { r.result(judge.line(s)) })
 	}()
 	go func() {
 		defer wg.Done()
@@ -120,6 +123,15 @@ func runSuite(ctx context.Context, cfg Config, path string, r *reporter) {
 	stdoutR.Close()
 	stderrR.Close()
 
+	// Only once the output is drained: the plan covers all of it. A suite
+	// that timed out or died also fails on its count, which says how far
+	// it got.
+	for _, p := range judge.problems() {
+		fail(p)
+	}
+	r.mu.Lock()
+	r.covered = append(r.covered, judge.covered...)
+	r.mu.Unlock()
 	switch {
 	case timedOut:
 		fail(fmt.Sprintf("timed out after %s", cfg.SuiteTimeout))

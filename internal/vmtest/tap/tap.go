@@ -27,6 +27,26 @@ func New(name, prefix string) *Suite {
 	return &Suite{name: name, prefix: prefix, out: os.Stdout}
 }
 
+// Plan prints the number of results the suite will report (TAP's
+// "1..N"). Call it once, before the first result: the harness fails a
+// suite that reports another number, so one that stops early or skips
+// checks silently cannot pass.
+func (s *Suite) Plan(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintln(s.out, vmproto.PlanText(n))
+}
+
+// Skip records a check that did not run, and why. On a kernel that must
+// run everything (the guest's KS_NO_SKIP=1) the harness counts it as a
+// failure.
+func (s *Suite) Skip(what, format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pass++
+	fmt.Fprintln(s.out, vmproto.SkipLine(s.prefix+": "+what, fmt.Sprintf(format, args...)))
+}
+
 // Ok records a passing check.
 func (s *Suite) Ok(format string, args ...any) {
 	s.mu.Lock()

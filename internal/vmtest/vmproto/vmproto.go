@@ -3,10 +3,14 @@
 //
 // Suites print lines of three kinds on stdout:
 //
+//	1..N                               the plan, before any result
 //	ok - <test name>
+//	ok - <test name> # SKIP <reason>   not run, and why
 //	not ok - <test name>: <reason>
 //	# <free text>
 //
+// Every suite declares how many results it reports (TAP's plan): a suite
+// that reports another number, none, or no plan fails (see Plan).
 // ks-vminit forwards them, adds its own "# ks-vminit: ..." markers around
 // suites and the kernel log dump, and ends with a summary line
 // "N passed, M failed". The host parses the same lines with this package, so
@@ -42,6 +46,8 @@ const (
 	Fail
 	// Comment is a "# ..." line, including ks-vminit's markers.
 	Comment
+	// PlanLine is a "1..N" line: the number of results a suite will report.
+	PlanLine
 )
 
 // Line is one parsed results-channel line.
@@ -53,16 +59,34 @@ type Line struct {
 	Reason string
 	// Text is the line as received, without the trailing newline or CR.
 	Text string
+	// Skip is set on a Pass line carrying TAP's "# SKIP <reason>"
+	// directive: the test did not run. SkipReason says why.
+	Skip       bool
+	SkipReason string
+	// Planned is the N of a PlanLine.
+	Planned int
 }
 
 // resultRE accepts the contract's "ok - name" and, leniently, TAP's
 // numbered "ok 3 - name" and the bare "ok name".
 var resultRE = regexp.MustCompile(`^(not )?ok\b(?:\s+\d+)?(?:\s*-)?\s*(.*)$`)
 
+// planRE is TAP's plan; a "# SKIP ..." after it is allowed and ignored.
+var planRE = regexp.MustCompile(`^1\.\.(\d+)\s*(?:#.*)?$`)
+
+// skipRE is TAP's SKIP directive at the end of a result line.
+var skipRE = regexp.MustCompile(`(?i)\s*#\s*skip\b:?\s*(.*)$`)
+
 // Parse classifies a single line.
 func Parse(text string) Line {
 	text = strings.TrimRight(text, "\r\n")
 	l := Line{Text: text}
+	if m := planRE.FindStringSubmatch(text); m != nil {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			l.Kind, l.Planned = PlanLine, n
+			return l
+		}
+	}
 	if strings.HasPrefix(text, "#") {
 		l.Kind = Comment
 		return l
@@ -74,6 +98,10 @@ func Parse(text string) Line {
 	l.Name = m[2]
 	if m[1] == "" {
 		l.Kind = Pass
+		if sm := skipRE.FindStringSubmatchIndex(l.Name); sm != nil {
+			l.Skip, l.SkipReason = true, l.Name[sm[2]:sm[3]]
+			l.Name = l.Name[:sm[0]]
+		}
 		return l
 	}
 	l.Kind = Fail
@@ -85,6 +113,12 @@ func Parse(text string) Line {
 
 // PassLine and FailLine format results the way suites must print them.
 func PassLine(name string) string { return "ok - " + name }
+
+// SkipLine formats a test that did not run, with the reason.
+func SkipLine(name, reason string) string { return "ok - " + name + " # SKIP " + reason }
+
+// PlanText formats a suite's plan: it will report n results.
+func PlanText(n int) string { return fmt.Sprintf("1..%d", n) }
 
 // FailLine formats a failed test with its reason.
 func FailLine(name, reason string) string { return "not ok - " + name + ": " + reason }
@@ -143,3 +177,85 @@ func (t *Tally) Add(l Line) bool {
 }
 
 func (t Tally) String() string { return Summary(t.Passed, t.Failed) }
+
+// Plan checks one suite's output against the plan it declared. Feed it
+// every line the suite printed (See), then ask Problems once the suite has
+// exited. A suite fails when it printed no plan, a plan after its first
+// result, more than one plan, or a number of results other than planned:
+// a suite that exits early or skips silently cannot pass.
+type Plan struct {
+	planned int // -1 until a plan is seen
+	plans   int
+	late    bool
+	results int
+	skipped int
+}
+
+// NewPlan returns a checker for one suite.
+func NewPlan() *Plan { return &Plan{planned: -1} }
+
+// See records one line of the suite's output.
+func (p *Plan) See(l Line) {
+	switch l.Kind {
+	case PlanLine:
+		p.plans++
+		if p.results > 0 {
+			p.late = true
+		}
+		p.planned = l.Planned
+	case Pass, Fail:
+		p.results++
+		if l.Skip {
+			p.skipped++
+		}
+	}
+}
+
+// Skipped is the number of results that were skips.
+func (p *Plan) Skipped() int { return p.skipped }
+
+// Problems says what is wrong with the suite's output, nothing when it
+// reported exactly what it planned.
+func (p *Plan) Problems() []string {
+	var out []string
+	switch {
+	case p.plans == 0:
+		return []string{fmt.Sprintf("no plan (1..N) before its results; reported %d", p.results)}
+	case p.plans > 1:
+		out = append(out, fmt.Sprintf("%d plans, want one", p.plans))
+	case p.late:
+		out = append(out, "the plan came after results; print 1..N first")
+	}
+	if p.results != p.planned {
+		out = append(out, fmt.Sprintf("planned %d results, reported %d", p.planned, p.results))
+	}
+	return out
+}
+
+// kmsgCompletePrefix starts a suite's proof that it read every kernel log
+// record in a sequence range: ks-vminit then forgives records it lost in
+// that range itself (the suite scanned them for kernel reports).
+const kmsgCompletePrefix = "# ks-kmsg: complete "
+
+// KmsgComplete formats the proof for records first..last.
+func KmsgComplete(first, last uint64) string {
+	return fmt.Sprintf("%s%d..%d", kmsgCompletePrefix, first, last)
+}
+
+// ParseKmsgComplete parses a KmsgComplete line.
+func ParseKmsgComplete(text string) (first, last uint64, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimRight(text, "\r\n"), kmsgCompletePrefix)
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, "..")
+	if !found {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseUint(a, 10, 64)
+	last, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || first > last {
+		return 0, 0, false
+	}
+	return first, last, true
+}

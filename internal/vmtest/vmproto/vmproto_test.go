@@ -1,6 +1,9 @@
 package vmproto
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -87,4 +90,72 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParsePlanAndSkip(t *testing.T) {
+	if l := Parse("1..12"); l.Kind != PlanLine || l.Planned != 12 {
+		t.Errorf("Parse(1..12) = %+v, want a plan of 12", l)
+	}
+	if l := Parse("1..0 # SKIP no BPF"); l.Kind != PlanLine || l.Planned != 0 {
+		t.Errorf("Parse(1..0 # SKIP) = %+v, want a plan of 0", l)
+	}
+	for _, in := range []string{"2..3", "1..x", "# 1..3", "1..3 and more"} {
+		if l := Parse(in); l.Kind == PlanLine {
+			t.Errorf("Parse(%q) took it for a plan", in)
+		}
+	}
+	l := Parse(SkipLine("bpf-load: attach", "no error-injection list"))
+	if l.Kind != Pass || !l.Skip || l.Name != "bpf-load: attach" || l.SkipReason != "no error-injection list" {
+		t.Errorf("Parse(SkipLine) = %+v", l)
+	}
+	if l := Parse("ok - x # skip: why"); !l.Skip || l.SkipReason != "why" {
+		t.Errorf("lower-case skip: %+v", l)
+	}
+	if l := Parse("ok - name with # a hash"); l.Skip {
+		t.Errorf("a hash in a name is not a skip: %+v", l)
+	}
+}
+
+// TestPlan: each rule of the plan, against a suite output that breaks it
+// (and one that keeps them all).
+func TestPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string // a problem containing this; "" = none
+	}{
+		{"as planned", []string{"1..3", "ok - a", "not ok - b: why", "ok - c # SKIP no feature", "# note"}, ""},
+		{"no plan", []string{"ok - a"}, "no plan"},
+		{"no output at all", nil, "no plan"},
+		{"plan of zero, nothing reported", []string{"1..0"}, ""},
+		{"fewer results (exited early)", []string{"1..3", "ok - a"}, "planned 3 results, reported 1"},
+		{"more results", []string{"1..1", "ok - a", "ok - b"}, "planned 1 results, reported 2"},
+		{"plan after results", []string{"ok - a", "1..1"}, "after results"},
+		{"two plans", []string{"1..1", "1..1", "ok - a"}, "2 plans"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPlan()
+			for _, l := range tc.lines {
+				p.See(Parse(l))
+			}
+			got := strings.Join(p.Problems(), "; ")
+			if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("Problems() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKmsgComplete(t *testing.T) {
+	if a, b, ok := ParseKmsgComplete(KmsgComplete(12, 3400)); !ok || a != 12 || b != 3400 {
+		t.Errorf("round trip: %d..%d %v", a, b, ok)
+	}
+	for _, bad := range []string{"# ks-kmsg: complete 9..3", "# ks-kmsg: complete x..3", "# ks-kmsg: complete 3", "ok - # ks-kmsg: complete 1..2"} {
+		if _, _, ok := ParseKmsgComplete(bad); ok {
+			t.Errorf("ParseKmsgComplete(%q) accepted", bad)
+		}
+	}
+	if l := Parse(KmsgComplete(1, 2)); l.Kind != Comment {
+		t.Errorf("the proof is not a comment: %+v", l)
+	}
 }

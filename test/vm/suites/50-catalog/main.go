@@ -156,6 +156,14 @@ type counts struct {
 }
 
 func main() {
+	// The plan: the CLI's list, then one result per catalog entry.
+	cat, err := catalog.Load()
+	if err != nil {
+		suite.Plan(1)
+		nok("setup", "load the catalog: %v", err)
+		os.Exit(1)
+	}
+	suite.Plan(1 + len(cat.Entries()))
 	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	note("kernel %s label=%s", strings.TrimSpace(string(rel)), os.Getenv("KS_KERNEL"))
 	had := loaded()
@@ -181,11 +189,6 @@ func main() {
 		nok("mitigations list has 81 entries", "%d entries, %v", n, err)
 	}
 
-	cat, err := catalog.Load()
-	if err != nil {
-		nok("setup", "load the catalog: %v", err)
-		os.Exit(1)
-	}
 	var c counts
 	var batch []pending
 	inBatch := map[string]bool{}

@@ -117,10 +117,26 @@ func (s *sweep) run() {
 	note("lockdown: %s", s.level)
 	s.syscall = map[string]string{"amd64": "__x64_sys_getppid", "arm64": "__arm64_sys_getppid"}[runtime.GOARCH]
 	s.readable = map[string]string{}
-	if err := s.setup(); err != nil {
+	// The plan depends on what setup engaged, and setup reports results
+	// of its own: hold them until the plan is out.
+	var held []func()
+	okNow, nokNow := ok, nok
+	ok = func(f string, a ...any) { held = append(held, func() { okNow(f, a...) }) }
+	nok = func(w, f string, a ...any) { held = append(held, func() { nokNow(w, f, a...) }) }
+	err = s.setup()
+	ok, nok = okNow, nokNow
+	if err != nil {
+		suite.Plan(len(held) + 1)
+		for _, r := range held {
+			r()
+		}
 		nok("setup", "%v", err)
 		s.cleanup()
 		return
+	}
+	suite.Plan(len(held) + s.planned())
+	for _, r := range held {
+		r()
 	}
 	s.tree()
 	s.callers()
@@ -128,6 +144,35 @@ func (s *sweep) run() {
 	s.lockdown()
 	s.addresses()
 	s.cleanup()
+}
+
+// planned is how many results the sweep reports after setup when every
+// check passes (a failing check may report more or fewer; the run fails
+// then anyway). Keep it next to the functions it counts.
+func (s *sweep) planned() int {
+	syms := len(s.fnSyms())
+	muts := 8 + syms // mutations(): 8 control writes, a retval write per engaged symbol
+	inherited := 8   // the control writes, and the first symbol's retval
+	if syms > 0 {
+		inherited++
+	}
+	n := 1 // tree
+	if s.level != ksfs.LockdownConfidentiality {
+		n++ // callers
+	}
+	// matrix: per identity the child, its writes and one for the reads;
+	// inherited per identity; openedWithoutCap; the listing.
+	n += 3*(1+muts+1) + 3*(1+inherited) + (1 + muts) + 1
+	// lockdown: at none three allowed verbs, the retval writes, engagebpf;
+	// else every mutation but the disengages and the malformed line, the
+	// reads, the logged refusals. Then disengage and disengage_all.
+	if s.level == ksfs.LockdownNone {
+		n += 3 + syms + 1
+	} else {
+		n += muts - 3 + 2
+	}
+	n += 2
+	return n + 2 // addresses: files and log lines
 }
 
 func uname() string {

@@ -626,6 +626,9 @@ func calibrate() time.Duration {
 	return best
 }
 
+// userCases is len(uc) in main, for the plan printed before uc exists.
+const userCases = 5
+
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == "-calibrate" {
 		fmt.Printf("%.1f\n", float64(calibrate().Microseconds())/1000)
@@ -674,6 +677,9 @@ func main() {
 		{name: "fail_function, probability=0 (armed, never fails)", setup: failFunction(target, -12, 0), teardown: failFunctionOff},
 		{name: "BPF kprobe, bpf_override_return", setup: bpfAttach("override.bpf.o", target), teardown: bpfDetach(target), override: true, ret: 40},
 	}
+	// The plan: one result per kernel case, per user case (userCases,
+	// below), and the seven measurements after them.
+	suite.Plan(len(kc) + userCases + 7)
 	for p := 0; p < passes; p++ {
 		for _, c := range kc {
 			if !c.failed {
@@ -701,6 +707,9 @@ func main() {
 		// fail_function clamps an errno-type function's value to an errno.
 		{name: "getpriority, fail_function", setup: failFunction(syscallFn, -1, 100), teardown: failFunctionOff, want: -1},
 		{name: "getpriority, BPF bpf_override_return", setup: bpfAttach("override.bpf.o", syscallFn), teardown: bpfDetach(syscallFn), want: 40},
+	}
+	if len(uc) != userCases {
+		nok("setup", "%d user cases, the plan counts %d: update userCases", len(uc), userCases)
 	}
 	for p := 0; p < passes; p++ {
 		for _, c := range uc {
