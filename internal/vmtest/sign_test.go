@@ -297,10 +297,10 @@ func TestLockdownKernels(t *testing.T) {
 		cmdline, suites string
 		signs           bool
 	}{
-		"ks-6.1":                 {"", "30-engagebpf,40-bpf-load*,90-stress,91-fuzz", false},
-		"ks-6.1-debug":           {"", "10-selftest,90-stress,91-fuzz", false},
-		"ks-6.1-integrity":       {"module.sig_enforce=1 lockdown=integrity", "80-secureboot,70-privilege", true},
-		"ks-6.1-confidentiality": {"module.sig_enforce=1 lockdown=confidentiality", "80-secureboot,70-privilege", true},
+		"ks-6.1":                 {"", "30-engagebpf,40-bpf-load*,90-stress,91-fuzz,95-adversary", false},
+		"ks-6.1-debug":           {"", "10-selftest,90-stress,91-fuzz,95-adversary", false},
+		"ks-6.1-integrity":       {"module.sig_enforce=1 lockdown=integrity", "80-secureboot,70-privilege,95-adversary", true},
+		"ks-6.1-confidentiality": {"module.sig_enforce=1 lockdown=confidentiality", "80-secureboot,70-privilege,95-adversary", true},
 	} {
 		src, ok := cat[label].(testKernelSource)
 		if !ok {

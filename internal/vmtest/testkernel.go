@@ -39,7 +39,7 @@ type testKernelSource struct {
 func TestKernel61() Source {
 	return testKernelSource{
 		label: "ks-6.1", variant: "base",
-		suites: "30-engagebpf,40-bpf-load*,90-stress,91-fuzz",
+		suites: "30-engagebpf,40-bpf-load*,90-stress,91-fuzz,95-adversary",
 		// Built with BPF override for these suites: a skip here means
 		// the kernel or the suite broke (guest.NoSkipEnv).
 		env:   map[string]string{"KS_STRESS_DURATION": "30s", "KS_NO_SKIP": "1"},
@@ -55,7 +55,7 @@ func TestKernel61() Source {
 func TestKernel61Debug() Source {
 	return testKernelSource{
 		label: "ks-6.1-debug", variant: "debug",
-		suites: "10-selftest,90-stress,91-fuzz",
+		suites: "10-selftest,90-stress,91-fuzz,95-adversary",
 		// The grammar is the same everywhere and the stock kernels take
 		// 100k inputs each; here the point is KASAN and lockdep on every
 		// path, which a tenth of that reaches at a fourteenth of the speed.
@@ -131,7 +131,7 @@ func (s testKernelSource) describe(tk *testkernel.Kernel) (*Kernel, error) {
 		}
 		k.Cmdline = []string{"module.sig_enforce=1", "lockdown=" + s.lockdown}
 		k.SigningKey, k.SigningCert = tk.SigningKey, tk.SigningCert
-		k.Suites = "80-secureboot,70-privilege"
+		k.Suites = "80-secureboot,70-privilege,95-adversary"
 	}
 	if s.suites != "" {
 		k.Suites = s.suites

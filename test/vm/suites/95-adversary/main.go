@@ -61,6 +61,12 @@ func main() {
 	}
 	lockdown = lockdownLevel()
 	note("lockdown: %s; arch %s", lockdown, runtime.GOARCH)
+	// The plan: every check below reports exactly one result.
+	if lockdown != "none" {
+		suite.Plan(6)
+	} else {
+		suite.Plan(34)
+	}
 
 	modparamUnderLockdown() // F1
 	if lockdown != "none" {
@@ -316,7 +322,7 @@ func runtimeUnderLockdown() {
 func ownCode() {
 	for _, sym := range []string{"ks_disengage_all", "ks_guard_check", "ks_exit", "ks_just_return", "ks_pre_handler", "ks_install", "ks_target_check"} {
 		if !hasSym(sym, "killswitch") {
-			ok("F3: %s is not in this build's kallsyms (inlined): nothing to refuse", sym)
+			ok("F3: %s is not in this build's kallsyms (inlined): nothing to refuse, nothing to engage", sym)
 			continue
 		}
 		refused("F3: own code", "engage "+sym+" 0", sym, "EPERM", "EINVAL")
@@ -388,7 +394,7 @@ func engagebpfHelper() {
 			nok("F5: engagebpf without BPF override", "got %s, want EOPNOTSUPP", got)
 			return
 		}
-		ok("F5: skip: this kernel lacks CONFIG_BPF_KPROBE_OVERRIDE, engagebpf refuses before any helper runs (EOPNOTSUPP)")
+		suite.Skip("F5: a writer killed during engagebpf", "this kernel lacks CONFIG_BPF_KPROBE_OVERRIDE; engagebpf refuses before any helper runs (EOPNOTSUPP)")
 		return
 	}
 	// A writer killed while the helper runs: it returns only after the
@@ -449,22 +455,30 @@ func nonEntries() {
 		}
 	}
 	if cold == "" {
-		ok("F7: skip: this kernel has no .cold fragments in kallsyms")
+		// Not a target either way; a kernel built without the
+		// fragments has nothing to refuse.
+		suite.Skip("F7: a .cold fragment", "this kernel has no .cold fragments in kallsyms")
 	} else {
 		m := markLog("F7")
-		refused("F7: a .cold fragment", "engage "+cold+" -1", cold, "EINVAL")
-		parent := strings.TrimSuffix(cold, ".cold")
-		if !m.has("fragment of " + strings.SplitN(parent, ".", 2)[0]) {
-			nok("F7: the refusal names the parent", "no log line names %s", parent)
-		} else {
-			ok("F7: the refusal of %s names its parent function", cold)
+		got := ctl("engage " + cold + " -1")
+		parent := strings.SplitN(strings.TrimSuffix(cold, ".cold"), ".", 2)[0]
+		switch {
+		case got == "OK":
+			ctl("disengage " + cold)
+			nok("F7: a .cold fragment", "engage %s -1 was accepted", cold)
+		case got != "EINVAL" || listed(cold):
+			nok("F7: a .cold fragment", "engage %s -1 gave %s", cold, got)
+		case !m.has("fragment of " + parent):
+			nok("F7: a .cold fragment", "refused, but no log line names the parent %s", parent)
+		default:
+			ok("F7: %s refused with EINVAL, and the log names its parent %s", cold, parent)
 		}
 	}
 	if runtime.GOARCH == "amd64" {
 		// Assembly: no ftrace site, and the value comes back in edx.
 		refused("F14: __get_user_4 (assembly, odd return)", "engage __get_user_4 0", "__get_user_4", "EINVAL")
 	} else {
-		ok("F14: skip: __get_user_N is x86's")
+		suite.Skip("F14: __get_user_4", "__get_user_N is x86's")
 	}
 }
 
@@ -580,7 +594,7 @@ func width() {
 func noreturn() {
 	for _, sym := range []string{"do_exit", "kthread_exit", "make_task_dead", "panic"} {
 		if !hasSym(sym, "") {
-			ok("F11: skip: %s is not in this kernel", sym)
+			suite.Skip("F11: noreturn "+sym, "%s is not in this kernel", sym)
 			continue
 		}
 		refused("F11: noreturn", "engage "+sym+" 0", sym, "EINVAL")
