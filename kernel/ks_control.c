@@ -281,7 +281,7 @@ int ks_may_change(const char *what, const char *sym,
 	if (!security_locked_down(LOCKDOWN_DBG_WRITE_KERNEL))
 		return 0;
 	ks_audit(who,
-		 "%s %s refused: kernel is locked down, and under lockdown root may not make the kernel skip its own code (disengage still works; engage= at module load accepts only the reviewed allowlist built into the module)",
+		 "%s %s refused: kernel is locked down; runtime changes that make it skip its own code are not allowed, root is not trusted under lockdown (disengage still works; engage= at module load accepts only the reviewed allowlist built into the module)",
 		 what, sym);
 	return -EPERM;
 }

@@ -49,9 +49,6 @@ const (
 	debugDir  = "/sys/kernel/debug/test_killswitch"
 	paramsDir = "/sys/module/killswitch/parameters"
 	lockdownF = "/sys/kernel/security/lockdown"
-	// The modparam entry: engaged at load wherever lockdown allows it.
-	modSym    = "ks_test_vuln"
-	modRetval = "-5"
 	// What the refused writes would engage: nothing else touches it.
 	freeSym = "ks_test_ptr"
 	noBPF   = "/ks/no-such-program.bpf.o"
@@ -206,7 +203,22 @@ func modprobe(args ...string) error {
 // setup loads the modules (killswitch with engage=, which lockdown may
 // refuse) and makes entries in every state the level allows, each with
 // its callers recorded.
+// The modparam entry: engaged at load wherever lockdown allows it. Under
+// lockdown engage= takes only the reviewed allowlist built into the module
+// (kernel/ks_allowlist.h): Copy Fail's af_alg_sendmsg=-1, in the af_alg
+// module, which nothing in the sweep uses.
+var modSym, modRetval = "ks_test_vuln", "-5"
+
 func (s *sweep) setup() error {
+	if s.level != ksfs.LockdownNone {
+		modSym, modRetval = "af_alg_sendmsg", "-1"
+		if !loadedModule("af_alg") {
+			if err := modprobe("af_alg"); err != nil {
+				return err
+			}
+			s.loaded = append(s.loaded, "af_alg")
+		}
+	}
 	s.mark = fmt.Sprintf("ks-privilege: mark %d", os.Getpid())
 	if err := os.WriteFile("/dev/kmsg", []byte(s.mark+"\n"), 0); err != nil {
 		return fmt.Errorf("writing a mark to /dev/kmsg: %w", err)

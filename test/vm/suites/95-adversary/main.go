@@ -292,8 +292,9 @@ func modparamUnderLockdown() {
 // Root under lockdown: no runtime change that skips kernel code, guard=0
 // ignored, disengage still works.
 func runtimeUnderLockdown() {
-	m := markLog("lockdown runtime")
+	mg := markLog("lockdown guard=0")
 	load("killswitch", "guard=0")
+	m := markLog("lockdown runtime")
 	if lockdown == "integrity" {
 		if got := ctl("observe __x64_sys_getppid"); got != "OK" && runtime.GOARCH == "amd64" {
 			nok("F9: observe under lockdown=integrity", "got %s", got)
@@ -309,7 +310,7 @@ func runtimeUnderLockdown() {
 	for _, line := range []string{"engage cap_capable 0", "engage module_sig_check 0", "tryengage security_file_open 0 0"} {
 		refused("lockdown: runtime "+strings.Fields(line)[0], line, strings.Fields(line)[1], "EPERM")
 	}
-	if !m.has("guard=0") {
+	if !mg.has("guard=0") {
 		nok("F1: guard=0 under lockdown", "no log line says guard=0 is ignored")
 	} else {
 		ok("F1: guard=0 under lockdown is ignored, and the log says so")
