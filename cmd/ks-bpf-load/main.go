@@ -12,11 +12,23 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/killswitch/killswitch/internal/bpfload"
 )
 
+// deadline bounds a run: killswitch.ko waits for the helper without
+// UMH_KILLABLE (so that none of its callbacks can outlive the write or the
+// module), and the writer cannot be killed meanwhile. Loading and
+// attaching take well under a second; a helper stuck for a minute is
+// broken, and ends itself with a log line rather than hold the writer.
+const deadline = time.Minute
+
 func main() {
+	time.AfterFunc(deadline, func() {
+		logLine(bpfload.KmsgWarning, fmt.Sprintf("ks-bpf-load: gave up after %s (stuck loading or attaching); nothing pinned by this run", deadline))
+		os.Exit(3)
+	})
 	os.Exit(run(os.Args[1:]))
 }
 
