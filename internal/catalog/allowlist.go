@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // AllowlistHeader renders kernel/ks_allowlist.h: every (symbol, retval)
@@ -65,19 +66,8 @@ struct ks_allowed {
 static const struct ks_allowed ks_allowlist[] = {
 `)
 	for _, p := range pairs {
-		fmt.Fprintf(&b, "\t{ %q, %d },\t/* %s */\n", p.sym, p.retval, joinIDs(p.cves))
+		fmt.Fprintf(&b, "\t{ %q, %d },\t/* %s */\n", p.sym, p.retval, strings.Join(p.cves, ", "))
 	}
 	b.WriteString("};\n\n#endif /* _KS_ALLOWLIST_H */\n")
 	return b.Bytes()
-}
-
-func joinIDs(ids []string) string {
-	var b bytes.Buffer
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(id)
-	}
-	return b.String()
 }

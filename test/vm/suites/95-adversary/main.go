@@ -635,26 +635,30 @@ func forgedCallers() {
 // --- F13: argument filters compare all 64 bits by default -------------------
 
 func argWidth() {
-	if got := ctl("engage ks_test_vuln 7 arg1!=0"); got != "OK" {
-		nok("F13: arg1!=0", "%s", got)
-		return
-	}
-	_ = os.WriteFile(testFile("trigger"), []byte("4294967296"), 0)
-	r, _ := kstest.Read(testFile("result"))
-	ctl("disengage ks_test_vuln")
-	if strings.TrimSpace(r) != "7" {
-		nok("F13: arg1!=0 on 0x100000000", "result %q: the call passed as if the argument were 0", strings.TrimSpace(r))
-		return
-	}
-	ctl("engage ks_test_vuln 7 arg1:32!=0")
-	_ = os.WriteFile(testFile("trigger"), []byte("4294967296"), 0)
-	r2, _ := kstest.Read(testFile("result"))
-	ctl("disengage ks_test_vuln")
-	if strings.TrimSpace(r2) != "4294967296" {
-		nok("F13: arg1:32!=0 on 0x100000000", "result %q, want the body's 4294967296 (low half is 0)", strings.TrimSpace(r2))
-		return
+	for _, c := range []struct{ filter, want, why string }{
+		{"arg1!=0", "7", "64 bits: 0x100000000 is not 0"},
+		{"arg1:32!=0", "4294967296", "the low half of 0x100000000 is 0: the body runs"},
+	} {
+		got, r := triggerWith("engage ks_test_vuln 7 "+c.filter, "4294967296")
+		if got != "OK" || r != c.want {
+			nok("F13: "+c.filter+" on 0x100000000", "engage %s, result %q, want %s (%s)", got, r, c.want, c.why)
+			return
+		}
 	}
 	ok("F13: arg1!=0 overrides 0x100000000 (64 bits), arg1:32!=0 lets it through (low half 0)")
+}
+
+// triggerWith engages line, calls ks_test_vuln(arg), disengages, and
+// returns the control write's result and what the call returned.
+func triggerWith(line, arg string) (string, string) {
+	got := ctl(line)
+	if got != "OK" {
+		return got, ""
+	}
+	_ = os.WriteFile(testFile("trigger"), []byte(arg), 0)
+	r, _ := kstest.Read(testFile("result"))
+	ctl("disengage ks_test_vuln")
+	return got, strings.TrimSpace(r)
 }
 
 // --- F15: an override of a function reached by an indirect call ------------
