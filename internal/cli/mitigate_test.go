@@ -33,6 +33,8 @@ func mitigationHost(t *testing.T, unameV string) *harness {
 	write("proc/kallsyms", "ffffffffc0100000 t af_alg_sendmsg\t[af_alg]\n"+
 		"ffffffff81400000 t tc_modify_qdisc\n"+
 		"ffffffffc0200000 t bond_enslave\t[bonding]\n", true)
+	// ftrace manages them: the module accepts nothing else.
+	write("sys/kernel/tracing/available_filter_functions", "af_alg_sendmsg [af_alg]\ntc_modify_qdisc\nbond_enslave [bonding]\n", true)
 	return h
 }
 

@@ -362,9 +362,9 @@ func (h *Host) checkTracing(r *Report, name string) {
 		r.add(Finding{Check: "ftrace", Verdict: Skip,
 			Message: "cannot read available_filter_functions (needs root and tracefs): " + err.Error()})
 	case !ParseFilterFunctions(string(data), name, r.Module):
-		r.add(Finding{Check: "ftrace", Verdict: Warn,
-			Message: name + " is not in available_filter_functions: ftrace cannot trace it (notrace, or a section ftrace skips), so the probe is a breakpoint",
-			Fix:     "such functions are often notrace for a reason (early boot, entry code, NMI): prefer a traceable caller"})
+		r.add(Finding{Check: "ftrace", Verdict: Refuse,
+			Message: name + " is not in available_filter_functions: ftrace does not manage it (notrace, assembly, or a section ftrace skips), and the module accepts only function entries ftrace manages",
+			Fix:     "such functions are often notrace for a reason (early boot, entry code, NMI): target a traceable caller"})
 	default:
 		r.add(Finding{Check: "ftrace", Verdict: OK, Message: name + " is ftrace-traceable"})
 	}

@@ -106,7 +106,7 @@ func TestCheck(t *testing.T) {
 			says: []string{"blacklist: notify_die is on the kprobe blacklist"},
 		},
 		{
-			name: "not traceable", req: Request{Symbol: "notrace_fn", Retval: rv(-1)}, verdict: Warn,
+			name: "not traceable", req: Request{Symbol: "notrace_fn", Retval: rv(-1)}, verdict: Refuse,
 			says: []string{"ftrace: notrace_fn is not in available_filter_functions"},
 		},
 		{
