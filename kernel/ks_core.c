@@ -394,13 +394,14 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 	e = ks_lookup(req->sym);
 	if (e) {
 		err = ks_convert(e, req, who);
-		goto unlock;
+		mutex_unlock(&ks_lock);
+		return err;
 	}
+	mutex_unlock(&ks_lock);
 
-	err = -ENOMEM;
 	e = ks_alloc(req, who);
 	if (!e)
-		goto unlock;
+		return -ENOMEM;
 	atomic_set(&e->mode, mode);
 	e->since = ktime_get_boottime_seconds();
 	if (mode == KS_PROBING) {
@@ -408,11 +409,24 @@ int ks_install(const struct ks_request *req, const struct ks_actor *who)
 		e->deadline = jiffies + (unsigned long)req->timeout * HZ;
 	}
 
+	/*
+	 * Judged without ks_lock: it reads /proc/kallsyms, a seq_file, and
+	 * reading `engaged` takes a seq_file's lock and then ks_lock.
+	 */
 	err = ks_target_prepare(&e->kp, e->sym, verb, who);
 	if (!err && mode != KS_OBSERVING)
 		err = ks_target_override_ok(e->sym, who);
-	if (err)
+	if (err) {
+		ks_free(e);
+		return err;
+	}
+	mutex_lock(&ks_lock);
+	if (ks_lookup(req->sym)) {
+		/* Engaged by another writer meanwhile. */
+		ks_audit(who, "%s %s refused: already engaged", verb, req->sym);
+		err = -EBUSY;
 		goto free;
+	}
 	e->kp.flags = KPROBE_FLAG_DISABLED;
 	err = register_kprobe(&e->kp);
 	if (err) {
@@ -496,12 +510,12 @@ int ks_target_vet(const char *sym, const struct ks_actor *who)
 	int err;
 
 	strscpy(name, sym, sizeof(name));
-	mutex_lock(&ks_lock);
 	err = ks_target_prepare(&kp, name, "engagebpf", who);
 	if (!err)
 		err = ks_target_override_ok(name, who);
 	if (err)
-		goto unlock;
+		return err;
+	mutex_lock(&ks_lock);
 	kp.flags = KPROBE_FLAG_DISABLED;
 	err = register_kprobe(&kp);
 	if (err) {

@@ -133,6 +133,12 @@ struct ks_sym {
 	unsigned long addr;	/* 0 where kallsyms hides addresses */
 };
 
+/*
+ * Its own lock, never held with ks_lock: filling the table reads
+ * /proc/kallsyms under a seq_file lock, and reading `engaged` takes a
+ * seq_file lock and then ks_lock.
+ */
+static DEFINE_MUTEX(ks_syms_lock);
 static struct ks_sym *ks_syms;	/* sorted by hash; a shared name repeats */
 static size_t ks_nsyms;
 static bool ks_dups_stale = true;
@@ -323,7 +329,7 @@ static int ks_name_state(const char *name, enum ks_name *state,
 	size_t i;
 	int err;
 
-	lockdep_assert_held(&ks_lock);
+	lockdep_assert_held(&ks_syms_lock);
 	if (READ_ONCE(ks_dups_stale)) {
 		err = ks_dups_refresh();
 		if (err)
@@ -408,8 +414,8 @@ static int ks_prepare_addr(struct kprobe *kp, const char *sym,
 /*
  * Judge the name as the operator wrote it and fill @kp, before any probe
  * exists: only a name kallsyms has once, whose function ftrace manages,
- * is ever registered (see ks_syms).  @sym must outlive the probe.  Under
- * ks_lock.
+ * is ever registered (see ks_syms).  @sym must outlive the probe.  Not
+ * under ks_lock.
  */
 int ks_target_prepare(struct kprobe *kp, char *sym, const char *verb,
 		      const struct ks_actor *who)
@@ -432,10 +438,12 @@ int ks_target_prepare(struct kprobe *kp, char *sym, const char *verb,
 	if (at)
 		return ks_prepare_addr(kp, sym, colon ? colon + 1 : plain, at, who);
 
+	mutex_lock(&ks_syms_lock);
 	err = ks_name_state(plain, &state, &addr);
 	bare = state;
 	if (!err && colon)
 		err = ks_name_state(colon + 1, &bare, &bare_addr);
+	mutex_unlock(&ks_syms_lock);
 	if (err) {
 		ks_audit(who,
 			 "%s refused: cannot read /proc/kallsyms to judge the name: %d",
