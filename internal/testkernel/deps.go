@@ -89,14 +89,14 @@ func ensureDeps(log io.Writer) error {
 	}
 	fmt.Fprintf(log, "testkernel: installing kernel build dependencies: apt-get install -y %s\n", strings.Join(missing, " "))
 	install := func() ([]byte, error) {
-		cmd := exec.Command("apt-get", append([]string{"install", "-y", "--no-install-recommends"}, missing...)...)
+		cmd := exec.Command("apt-get", append([]string{"install", "-y", "--no-install-recommends", aptLockWait}, missing...)...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		return cmd.CombinedOutput()
 	}
 	if _, err := install(); err == nil {
 		return nil
 	}
-	if out, err := exec.Command("apt-get", "update").CombinedOutput(); err != nil {
+	if out, err := exec.Command("apt-get", aptLockWait, "update").CombinedOutput(); err != nil {
 		return fmt.Errorf("apt-get update before installing kernel build dependencies: %w\n%s", err, out)
 	}
 	if out, err := install(); err != nil {
@@ -104,3 +104,8 @@ func ensureDeps(log io.Writer) error {
 	}
 	return nil
 }
+
+// aptLockWait makes apt wait for another apt (a package install elsewhere
+// on the machine) instead of failing at once: a cold run here lost its
+// test-kernel builds to "Could not get lock /var/lib/apt/lists/lock".
+const aptLockWait = "-oDPkg::Lock::Timeout=600"
